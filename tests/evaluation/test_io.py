@@ -1,0 +1,43 @@
+"""Atomic writes: the destination is either the old or the new content, never a partial file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evaluation.io import atomic_open, atomic_save, atomic_write_json, atomic_write_text
+
+
+def test_text_and_json_round_trip(tmp_path: Path) -> None:
+    atomic_write_text(tmp_path / "sub" / "a.txt", "héllo\n")
+    assert (tmp_path / "sub" / "a.txt").read_text(encoding="utf-8") == "héllo\n"
+    atomic_write_json(tmp_path / "b.json", {"x": [1, 2.5, None]})
+    assert json.loads((tmp_path / "b.json").read_text()) == {"x": [1, 2.5, None]}
+
+
+def test_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "c.txt"
+    atomic_write_text(target, "old")
+    with pytest.raises(RuntimeError, match="boom"), atomic_open(target) as handle:
+        handle.write("partial")
+        raise RuntimeError("boom")
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.txt"]
+
+
+def test_json_refuses_nan(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        atomic_write_json(tmp_path / "d.json", {"x": float("nan")})
+    assert not (tmp_path / "d.json").exists()
+
+
+def test_atomic_save_with_a_binary_writer(tmp_path: Path) -> None:
+    atomic_save(tmp_path / "e.bin", lambda handle: handle.write(b"\x00\x01"))
+    assert (tmp_path / "e.bin").read_bytes() == b"\x00\x01"
+
+
+def test_unsupported_mode_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="modes"), atomic_open(tmp_path / "f", "a"):
+        pass
