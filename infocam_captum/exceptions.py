@@ -21,3 +21,7 @@ class TargetError(InfoCamError, ValueError):
 
 class PriorsError(InfoCamError, ValueError):
     """Class priors are not a valid probability vector for the logits they go with."""
+
+
+class InvalidArgumentError(InfoCamError, ValueError):
+    """An argument other than a target or the priors is invalid (dtype, shape, name or number)."""
