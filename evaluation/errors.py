@@ -50,3 +50,7 @@ class ConfigurationError(WSOLError, ValueError):
 
 class CheckpointError(WSOLError, ValueError):
     """A checkpoint cannot be loaded into the requested model."""
+
+
+class ClassMapError(WSOLError, ValueError):
+    """A dataset class has no counterpart in a classifier's class list (e.g. an unknown wnid)."""

@@ -1,0 +1,185 @@
+"""``wsol-bench evaluate``: localisation and classification metrics of CAM-family methods.
+
+Evaluates every method on a dataset split with one forward pass per batch, writes
+RUN_DIR/results.json and gallery.npz, then report.md and report.html, and prints the table and the
+paths. The same command restarted after an interruption resumes the run; under
+"torchrun --nproc_per_node N -m evaluation evaluate ..." every process takes a shard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from evaluation.runner import EvaluateOptions
+
+DEFAULT_METHODS = "cam,gradcam,infocam,infocam+"
+_DEFAULT_SPLITS = {"cub": "test", "tiny-imagenet": "val", "wsol-metadata": "test",
+                   "synthetic": "test"}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``evaluate`` subcommand."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="evaluate CAM, Grad-CAM, infoCAM, infoCAM+ (and Captum methods) on a dataset",
+        description=__doc__.split("\n\n")[1],
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``evaluate`` (shared with the speed benchmark)."""
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--dataset",
+        required=True,
+        choices=("cub", "tiny-imagenet", "wsol-metadata", "synthetic"),
+        help="dataset layout",
+    )
+    data.add_argument(
+        "--data-root",
+        required=True,
+        type=Path,
+        help="dataset folder (wsol-metadata: the folder with one metadata folder per split)",
+    )
+    data.add_argument(
+        "--split",
+        help="split to evaluate (default: test; val for tiny-imagenet)",
+    )
+    data.add_argument(
+        "--image-root", type=Path, help="image folder of the wsol-metadata layout"
+    )
+    data.add_argument("--limit", type=int, help="evaluate only the first N images")
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--model",
+        required=True,
+        help="resnet50, vgg16-gap, efficientnet-lite0, small-cnn, or a torchvision classifier "
+        "with a GAP -> Linear head (densenet121, efficientnet_b0, mobilenet_v2, ...)",
+    )
+    model.add_argument("--checkpoint", type=Path, help="weights: a `wsol-bench train` checkpoint")
+    model.add_argument(
+        "--weights", help="torchvision published weights (IMAGENET1K_V1, DEFAULT); downloads"
+    )
+    model.add_argument(
+        "--class-map",
+        choices=("imagenet1k",),
+        help="evaluate an ImageNet-1k classifier on a dataset of ImageNet-1k classes "
+        "(Tiny-ImageNet): predictions and maps use the mapped logits only",
+    )
+    method = parser.add_argument_group("methods and protocol")
+    method.add_argument(
+        "--methods",
+        default=DEFAULT_METHODS,
+        help=f"comma-separated: cam, gradcam, infocam, infocam+, or a dotted path "
+        f"package.module.Class to a Captum layer attribution (default: {DEFAULT_METHODS})",
+    )
+    method.add_argument(
+        "--protocol",
+        default="wsoleval",
+        choices=("wsoleval", "paper", "exact"),
+        help="wsoleval: Choe et al. 2020 (224 px resize, many thresholds); paper: the infoCAM "
+        "authors' code (256 -> crop 224, or Tiny-ImageNet at 64 px); exact: wsoleval with "
+        "pixel-exact box mapping (default: wsoleval)",
+    )
+    method.add_argument(
+        "--image-size",
+        type=int,
+        help="frame side in pixels (default: the model's input size, 224 for the standard "
+        "backbones, 64 for small-cnn; under --protocol paper the protocol's)",
+    )
+    method.add_argument(
+        "--window",
+        type=int,
+        help="infoCAM region size (default: wsoleval 3; paper 4 on CUB, 3 on Tiny-ImageNet)",
+    )
+    method.add_argument(
+        "--padding",
+        choices=("same", "full"),
+        help="infoCAM region padding (default: wsoleval same, paper full)",
+    )
+    run_group = parser.add_argument_group("run")
+    run_group.add_argument("--batch-size", type=int, default=32, help="images per batch")
+    run_group.add_argument(
+        "--num-workers",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="data-loading worker processes (default: min(4, CPUs))",
+    )
+    run_group.add_argument(
+        "--box-workers",
+        type=int,
+        default=0,
+        help="processes for the box (contour) searches; helps a fast GPU with many CPU cores "
+        "(default: 0, in the main process)",
+    )
+    run_group.add_argument("--amp", action="store_true", help="autocast the forward pass")
+    run_group.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    run_group.add_argument("--seed", type=int, default=0, help="seed before building the model")
+    run_group.add_argument(
+        "--save-every",
+        type=int,
+        default=50,
+        help="save the resumable state every N batches (and at least once a minute)",
+    )
+    run_group.add_argument(
+        "--gallery", type=int, default=4, help="sample images in the report gallery (0: none)"
+    )
+    run_group.add_argument(
+        "--overwrite", action="store_true", help="replace a run of another configuration"
+    )
+    run_group.add_argument("--output", required=True, type=Path, help="run folder (RUN_DIR)")
+
+
+def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
+    """Build :class:`evaluation.runner.EvaluateOptions` from parsed arguments."""
+    from evaluation.runner import EvaluateOptions
+
+    return EvaluateOptions(
+        dataset=args.dataset,
+        data_root=args.data_root,
+        split=args.split or _DEFAULT_SPLITS[args.dataset],
+        model=args.model,
+        methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
+        output=args.output,
+        protocol=args.protocol,
+        checkpoint=args.checkpoint,
+        weights=args.weights,
+        image_root=args.image_root,
+        image_size=args.image_size,
+        class_map=args.class_map,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        box_workers=args.box_workers,
+        amp=args.amp,
+        device=args.device,
+        window=args.window,
+        padding=args.padding,
+        seed=args.seed,
+        overwrite=args.overwrite,
+        save_every=args.save_every,
+        gallery_samples=args.gallery,
+        gallery_extremes=1 if args.gallery > 0 else 0,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, write the reports and print the table (rank 0 only under torchrun)."""
+    from evaluation.report import format_table, write_reports
+    from evaluation.runner import evaluate
+
+    options = options_from_args(args)
+    results = evaluate(options)
+    if not results:
+        return 0
+    markdown, html = write_reports(options.output)
+    print(format_table(results))
+    print(f"results: {options.output / 'results.json'}")
+    print(f"reports: {markdown}  {html}")
+    return 0

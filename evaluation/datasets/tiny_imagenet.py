@@ -1,0 +1,188 @@
+r"""Tiny-ImageNet-200 in its distributed layout.
+
+::
+
+    tiny-imagenet-200/
+      wnids.txt                        <wnid>, one per line: the class order (not sorted)
+      words.txt                        <wnid>\t<comma-separated names> (may list more wnids)
+      train/<wnid>/images/<file>.JPEG
+      train/<wnid>/<wnid>_boxes.txt    <file>\t<x0>\t<y0>\t<x1>\t<y1>
+      val/images/<file>.JPEG
+      val/val_annotations.txt          <file>\t<wnid>\t<x0>\t<y0>\t<x1>\t<y1>
+      segmentations/train/<wnid>/<stem>.png, segmentations/val/<stem>.png   (optional masks;
+                                       only the synthetic generator writes them)
+
+Boxes are already inclusive 0-based pixel coordinates (a full-image box is ``0 0 63 63``; one-pixel
+boxes ``x0 == x1`` occur and are kept). Labels follow ``wnids.txt`` order; class names are the
+first name of the ``words.txt`` entry. Splits: ``train`` and ``val`` (``test`` has no labels).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+from evaluation.datasets.images import read_image_size
+from evaluation.datasets.parsing import parse_box, read_rows, read_text, require_files
+from evaluation.datasets.records import DatasetIndex, ImageRecord
+from evaluation.errors import ConfigurationError, DataFormatError
+
+TINY_SPLITS = ("train", "val")
+_IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
+
+
+def read_tiny_imagenet(root: str | Path, split: str) -> DatasetIndex:
+    """Read one split of Tiny-ImageNet-200.
+
+    Args:
+        root: The ``tiny-imagenet-200`` folder (holding ``wnids.txt``).
+        split: ``train`` (all images with their per-class box files) or ``val``.
+
+    Returns:
+        The index named ``"tiny-imagenet"``. Train records are ordered by class (``wnids.txt``)
+        then box-file line, val records by annotation line; image ids are the file names.
+
+    Raises:
+        ConfigurationError: Unknown split.
+        MissingFilesError: An annotation file, image or mask is absent.
+        DataFormatError: Malformed or duplicate lines, unknown wnids, images without an annotation
+            line, inverted boxes or boxes outside the image.
+    """
+    if split not in TINY_SPLITS:
+        raise ConfigurationError(
+            f"unknown Tiny-ImageNet split {split!r}: choose one of {TINY_SPLITS} "
+            "(the test images carry no labels)"
+        )
+    base = Path(root)
+    wnids = _read_wnids(base / "wnids.txt")
+    names = _read_words(base / "words.txt", wnids)
+    entries = _train_entries(base, wnids) if split == "train" else _val_entries(base, wnids)
+    masks_root = base / "segmentations" / split
+    has_masks = masks_root.is_dir()
+
+    require_files((base / split / e.image for e in entries), "images", base / split)
+    if has_masks:
+        require_files((masks_root / e.mask for e in entries), "masks", masks_root)
+    records = []
+    for entry in entries:
+        path = base / split / entry.image
+        size = read_image_size(path)
+        records.append(
+            ImageRecord(
+                image_id=entry.name,
+                path=path,
+                label=entry.label,
+                boxes=(parse_box(entry.source, entry.line, entry.box, size),),
+                size=size,
+                mask_path=masks_root / entry.mask if has_masks else None,
+            )
+        )
+    return DatasetIndex("tiny-imagenet", split, records, names, wnids)
+
+
+class _Entry(NamedTuple):
+    """One annotation line: the image and where its box fields come from."""
+
+    name: str  # file name, the image id
+    image: str  # path relative to the split folder
+    mask: str  # mask path relative to segmentations/<split>
+    label: int
+    source: Path  # annotation file
+    line: int
+    box: list[str]  # x0 y0 x1 y1 fields
+
+
+def _read_wnids(path: Path) -> list[str]:
+    wnids: list[str] = []
+    seen: dict[str, int] = {}
+    for line, (wnid,) in read_rows(path, None, (1,), "<wnid>"):
+        if wnid in seen:
+            raise DataFormatError(path, line, f"duplicate wnid {wnid} (first on line {seen[wnid]})")
+        seen[wnid] = line
+        wnids.append(wnid)
+    if not wnids:
+        raise DataFormatError(path, None, "no wnids: expected one class wnid per line")
+    return wnids
+
+
+def _read_words(path: Path, wnids: list[str]) -> list[str]:
+    """The first name per class in ``words.txt`` (``"goldfish, Carassius auratus"``: goldfish).
+
+    The file lists all 82,115 ImageNet wnids; only the lines of ``wnids`` are parsed further.
+    """
+    wanted = set(wnids)
+    names: dict[str, str] = {}
+    for line, text in enumerate(read_text(path).splitlines(), start=1):
+        wnid, tab, words = text.partition("\t")
+        if not tab:
+            if not text.strip():
+                continue
+            raise DataFormatError(path, line, "expected '<wnid><TAB><names>', found no tab")
+        if wnid in wanted:
+            if wnid in names:
+                raise DataFormatError(path, line, f"duplicate entry for wnid {wnid}")
+            names[wnid] = words.split(",")[0].strip()
+    missing = [w for w in wnids if w not in names]
+    if missing:
+        raise DataFormatError(
+            path, None, f"no entry for {len(missing)} wnids of wnids.txt: {', '.join(missing[:5])}"
+        )
+    return [names[w] for w in wnids]
+
+
+def _train_entries(base: Path, wnids: list[str]) -> list[_Entry]:
+    entries: list[_Entry] = []
+    for label, wnid in enumerate(wnids):
+        box_path = base / "train" / wnid / f"{wnid}_boxes.txt"
+        layout = "<file> <x0> <y0> <x1> <y1>, tab-separated"
+        seen: dict[str, int] = {}
+        for line, fields in read_rows(box_path, None, (5,), layout):
+            name = fields[0]
+            if name in seen:
+                raise DataFormatError(
+                    box_path, line, f"duplicate image {name} (first on line {seen[name]})"
+                )
+            seen[name] = line
+            mask = f"{wnid}/{Path(name).stem}.png"
+            image = f"{wnid}/images/{name}"
+            entries.append(_Entry(name, image, mask, label, box_path, line, fields[1:]))
+        _check_all_annotated(base / "train" / wnid / "images", seen, box_path)
+    return entries
+
+
+def _val_entries(base: Path, wnids: list[str]) -> list[_Entry]:
+    labels = {wnid: k for k, wnid in enumerate(wnids)}
+    path = base / "val" / "val_annotations.txt"
+    layout = "<file> <wnid> <x0> <y0> <x1> <y1>, tab-separated"
+    entries: list[_Entry] = []
+    seen: dict[str, int] = {}
+    for line, fields in read_rows(path, None, (6,), layout):
+        name, wnid = fields[0], fields[1]
+        if wnid not in labels:
+            raise DataFormatError(path, line, f"unknown wnid {wnid}: it is not in wnids.txt")
+        if name in seen:
+            raise DataFormatError(
+                path, line, f"duplicate image {name} (first on line {seen[name]})"
+            )
+        seen[name] = line
+        mask = f"{Path(name).stem}.png"
+        entries.append(_Entry(name, f"images/{name}", mask, labels[wnid], path, line, fields[2:]))
+    _check_all_annotated(base / "val" / "images", seen, path)
+    return entries
+
+
+def _check_all_annotated(folder: Path, annotated: dict[str, int], annotations: Path) -> None:
+    """Raise if ``folder`` holds an image file that has no line in ``annotations``."""
+    if not folder.is_dir():
+        return
+    extra = sorted(
+        entry.name
+        for entry in folder.iterdir()
+        if entry.suffix.lower() in _IMAGE_SUFFIXES and entry.name not in annotated
+    )
+    if extra:
+        raise DataFormatError(
+            annotations,
+            None,
+            f"{len(extra)} images in {folder} have no annotation line here: {', '.join(extra[:5])}",
+        )

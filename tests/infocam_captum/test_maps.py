@@ -1,0 +1,260 @@
+"""The pure map math: weights, least likely class, region sums, fc_weight_maps."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from infocam_captum.exceptions import InvalidArgumentError, TargetError
+from infocam_captum.maps import (
+    METHODS,
+    as_class_subset,
+    as_target_tensor,
+    class_weights,
+    fc_weight_maps,
+    least_likely_class,
+    region_sum,
+)
+
+
+def loop_region_sum(maps: torch.Tensor, window: int, padding: str) -> torch.Tensor:
+    """Reference: explicit Python loops over output cells and window offsets."""
+    batch, channels, height, width = maps.shape
+    if padding == "full":
+        out_h, out_w, offset = height + window - 1, width + window - 1, window - 1
+    else:
+        out_h, out_w, offset = height, width, (window - 1) // 2
+    out = torch.zeros(batch, channels, out_h, out_w, dtype=maps.dtype)
+    for i, j, di, dj in itertools.product(range(out_h), range(out_w), range(window), range(window)):
+        row, col = i - offset + di, j - offset + dj
+        if 0 <= row < height and 0 <= col < width:
+            out[:, :, i, j] += maps[:, :, row, col]
+    return out
+
+
+@pytest.mark.parametrize("padding", ["same", "full"])
+@pytest.mark.parametrize("window", [1, 2, 3, 4])
+@pytest.mark.parametrize("shape", [(2, 3, 5, 4), (1, 1, 2, 2), (1, 2, 1, 6)])
+def test_region_sum_matches_explicit_loops(shape, window, padding):
+    maps = torch.randn(shape, dtype=torch.float64)
+    out = region_sum(maps, window, padding)
+    grow = window - 1 if padding == "full" else 0
+    assert out.shape == (shape[0], shape[1], shape[2] + grow, shape[3] + grow)
+    torch.testing.assert_close(out, loop_region_sum(maps, window, padding), rtol=0, atol=1e-12)
+
+
+def test_region_sum_same_is_full_cropped_at_half_window():
+    maps = torch.randn(2, 1, 6, 5, dtype=torch.float64)
+    for window in (2, 3, 4, 5):
+        full = region_sum(maps, window, "full")
+        start = window // 2
+        torch.testing.assert_close(
+            region_sum(maps, window, "same"), full[:, :, start : start + 6, start : start + 5]
+        )
+
+
+def test_region_sum_hand_values():
+    maps = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+    assert region_sum(maps, 2, "same").tolist() == [[[[10.0, 6.0], [7.0, 4.0]]]]
+    assert region_sum(maps, 2, "full").tolist() == [
+        [[[1.0, 3.0, 2.0], [4.0, 10.0, 6.0], [3.0, 7.0, 4.0]]]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("window", "padding"), [(0, "same"), (2.0, "same"), (True, "same"), (3, "valid")]
+)
+def test_region_sum_rejects_bad_arguments(window, padding):
+    with pytest.raises(InvalidArgumentError):
+        region_sum(torch.zeros(1, 1, 3, 3), window, padding)
+
+
+WEIGHT = torch.tensor(
+    [[1.0, 0.0, 2.0], [0.0, 1.0, -1.0], [3.0, 3.0, 0.0], [-2.0, 1.0, 1.0], [0.5, 0.5, 0.5]],
+    dtype=torch.float64,
+)  # K = 5 classes, C = 3 channels
+
+
+def test_class_weights_against_explicit_class_loops():
+    target = torch.tensor([0, 2, 4])
+    logits = torch.tensor(
+        [[5.0, -1.0, 2.0, 0.0, 3.0], [1.0, 2.0, 9.0, 4.0, -3.0], [0.0, 1.0, 2.0, 3.0, 4.0]],
+        dtype=torch.float64,
+    )
+    cam = class_weights(WEIGHT, target, "cam")
+    info = class_weights(WEIGHT, target, "infocam")
+    plus = class_weights(WEIGHT, target, "infocam+", logits)
+    for b, y in enumerate(target.tolist()):
+        others = [WEIGHT[k] for k in range(5) if k != y]
+        torch.testing.assert_close(cam[b], WEIGHT[y])
+        torch.testing.assert_close(info[b], WEIGHT[y] - sum(others) / 4)
+        least = min((k for k in range(5) if k != y), key=lambda k: logits[b, k].item())
+        torch.testing.assert_close(plus[b], WEIGHT[y] - WEIGHT[least])
+
+
+def test_class_subset_restricts_the_other_classes():
+    target = torch.tensor([2, 0])
+    logits = torch.tensor(
+        [[-9.0, 0.0, 1.0, -5.0, 2.0], [1.0, -7.0, 0.0, 3.0, 2.0]], dtype=torch.float64
+    )
+    subset = [4, 2, 0]
+    info = class_weights(WEIGHT, target, "infocam", classes=subset)
+    torch.testing.assert_close(info[0], WEIGHT[2] - (WEIGHT[4] + WEIGHT[0]) / 2)
+    torch.testing.assert_close(info[1], WEIGHT[0] - (WEIGHT[4] + WEIGHT[2]) / 2)
+    # Class 3 (logit -5) and class 1 (logit -7) are outside the subset.
+    assert least_likely_class(logits, target, subset).tolist() == [0, 2]
+    assert least_likely_class(logits, target).tolist() == [0, 1]
+
+
+def test_least_likely_class_skips_the_target():
+    logits = torch.tensor([[3.0, -1.0, 0.0], [3.0, -1.0, 0.0]])
+    # When the target is the least likely class, the next lowest is used (the authors' argmin
+    # over all classes would give the target itself and a zero map).
+    assert least_likely_class(logits, torch.tensor([0, 1])).tolist() == [1, 2]
+    # Ties go to the first candidate.
+    assert least_likely_class(torch.zeros(1, 4), torch.tensor([0])).tolist() == [1]
+
+
+def test_fc_weight_maps_hand_values_and_shapes():
+    features = torch.tensor(
+        [[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 1.0], [1.0, 0.0]], [[2.0, 0.0], [0.0, 2.0]]]],
+        dtype=torch.float64,
+    )
+    logits = torch.tensor([[0.0, 1.0, 2.0, -3.0, 4.0]], dtype=torch.float64)
+    maps = fc_weight_maps(features, logits, WEIGHT, 0, METHODS, window=1)
+    # CAM: 1*F0 + 0*F1 + 2*F2
+    assert maps["cam"].tolist() == [[[[5.0, 2.0], [3.0, 8.0]]]]
+    # infoCAM weights: [1, 0, 2] - ([0,1,-1] + [3,3,0] + [-2,1,1] + [.5,.5,.5]) / 4
+    #                = [1 - 0.375, 0 - 1.375, 2 - 0.125]
+    expected_info = 0.625 * features[0, 0] - 1.375 * features[0, 1] + 1.875 * features[0, 2]
+    torch.testing.assert_close(maps["infocam"][0, 0], expected_info)
+    # infoCAM+: least likely is class 3 -> weights [1, 0, 2] - [-2, 1, 1] = [3, -1, 1]
+    expected_plus = 3 * features[0, 0] - features[0, 1] + features[0, 2]
+    torch.testing.assert_close(maps["infocam+"][0, 0], expected_plus)
+
+    full = fc_weight_maps(features, logits, WEIGHT, 0, ("infocam", "cam"), 3, "full")
+    assert list(full) == ["infocam", "cam"]
+    assert full["infocam"].shape == (1, 1, 4, 4)
+    assert full["cam"].shape == (1, 1, 2, 2)  # CAM is never region-summed
+    torch.testing.assert_close(full["infocam"], loop_region_sum(maps["infocam"], 3, "full"))
+
+
+def test_fc_weight_maps_batch_equals_per_example():
+    features = torch.randn(4, 3, 5, 5, dtype=torch.float64)
+    logits = torch.randn(4, 5, dtype=torch.float64)
+    target = torch.tensor([1, 4, 0, 1])
+    batch = fc_weight_maps(features, logits, WEIGHT, target)
+    for b in range(4):
+        single = fc_weight_maps(features[b : b + 1], logits[b : b + 1], WEIGHT, int(target[b]))
+        for method in METHODS:
+            torch.testing.assert_close(batch[method][b : b + 1], single[method])
+
+
+def test_fc_weight_maps_promotes_half_features_to_the_weight_dtype():
+    features = torch.randn(2, 3, 4, 4)
+    maps = fc_weight_maps(features.half(), None, WEIGHT.float(), [0, 1], ("cam",))
+    assert maps["cam"].dtype == torch.float32
+    expected = torch.einsum("bc,bchw->bhw", WEIGHT.float()[[0, 1]], features.half().float())
+    torch.testing.assert_close(maps["cam"][:, 0], expected)
+
+
+def test_fc_weight_maps_float32_matches_float64():
+    features = torch.randn(3, 3, 6, 6, dtype=torch.float64)
+    logits = torch.randn(3, 5, dtype=torch.float64)
+    exact = fc_weight_maps(features, logits, WEIGHT, [2, 3, 4], window=4, padding="full")
+    single = fc_weight_maps(
+        features.float(), logits.float(), WEIGHT.float(), [2, 3, 4], window=4, padding="full"
+    )
+    for method in METHODS:
+        assert single[method].dtype == torch.float32
+        torch.testing.assert_close(single[method].double(), exact[method], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"methods": ()}, InvalidArgumentError),
+        ({"methods": ("gradcam",)}, InvalidArgumentError),
+        ({"logits": None}, InvalidArgumentError),
+        ({"weight": WEIGHT[:, :2]}, InvalidArgumentError),
+        ({"features": torch.zeros(2, 3, 4)}, InvalidArgumentError),
+        ({"target": 5}, TargetError),
+        ({"target": [0, 1, 2]}, TargetError),
+        ({"classes": [0, 1]}, TargetError),  # target 2 is not in the subset
+        ({"classes": [2]}, InvalidArgumentError),
+        ({"classes": [2, 2, 1]}, InvalidArgumentError),
+        ({"classes": [2, 9]}, InvalidArgumentError),
+        ({"window": 0}, InvalidArgumentError),
+        ({"padding": "valid"}, InvalidArgumentError),
+    ],
+)
+def test_fc_weight_maps_rejects_bad_input(kwargs, error):
+    arguments = {
+        "features": torch.zeros(2, 3, 4, 4, dtype=torch.float64),
+        "logits": torch.zeros(2, 5, dtype=torch.float64),
+        "weight": WEIGHT,
+        "target": 2,
+        "methods": METHODS,
+    }
+    arguments.update(kwargs)
+    with pytest.raises(error):
+        fc_weight_maps(**arguments)
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        (2, [2, 2, 2]),
+        (torch.tensor(1), [1, 1, 1]),
+        (torch.tensor([4]), [4, 4, 4]),
+        ([0, 1, 2], [0, 1, 2]),
+        (torch.tensor([3, 0, 1]), [3, 0, 1]),
+    ],
+)
+def test_as_target_tensor_accepts_captum_target_types(target, expected):
+    assert as_target_tensor(target, 3, 5).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (None, "argmax(1)"),
+        ((1,), "tuple"),
+        (True, "not supported"),
+        (1.0, "not supported"),
+        ([1, 2], "2 classes for a batch of 3"),
+        ([1, "a", 2], "one int"),
+        (torch.tensor([1.0, 2.0, 3.0]), "dtype"),
+        (torch.tensor([[1, 2, 3]]), "shape"),
+        (5, "out of range"),
+        (-1, "out of range"),
+    ],
+)
+def test_as_target_tensor_rejects_with_a_clear_message(target, message):
+    with pytest.raises(TargetError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        as_target_tensor(target, 3, 5)
+
+
+def test_none_target_message_explains_captum_semantics():
+    with pytest.raises(TargetError) as error:
+        as_target_tensor(None, 2, 10)
+    assert "Captum never takes the argmax" in str(error.value)
+    assert "target=model(inputs).argmax(1)" in str(error.value)
+
+
+def test_class_subset_accepts_tensors_and_sequences():
+    assert as_class_subset(None, 5, torch.device("cpu")) is None
+    assert as_class_subset((3, 1), 5, torch.device("cpu")).tolist() == [3, 1]
+    assert as_class_subset(torch.tensor([0, 4]), 5, torch.device("cpu")).tolist() == [0, 4]
+    with pytest.raises(InvalidArgumentError):
+        as_class_subset(torch.tensor([0.0, 1.0]), 5, torch.device("cpu"))
+
+
+def test_infocam_needs_two_classes():
+    features = torch.ones(1, 3, 2, 2)
+    single_class = torch.ones(1, 3)
+    assert fc_weight_maps(features, None, single_class, 0, ("cam",))["cam"].sum() == 12.0
+    with pytest.raises(InvalidArgumentError, match="at least two"):
+        fc_weight_maps(features, None, single_class, 0, ("infocam",))
