@@ -2,13 +2,15 @@
 
 User errors (:class:`evaluation.errors.WSOLError`, :class:`infocam_captum.exceptions.InfoCamError`)
 are printed on one line, ``wsol-bench: error: <message>``, with exit status 2 and no traceback.
-An interrupt exits with status 130.
+An interrupt exits with status 130; a closed output pipe (``wsol-bench compare ... | head``)
+exits quietly with status 141, as a shell pipeline expects.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -49,6 +51,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _discard_stdout()
+        return 141
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured, closed)
+        pass
 
 
 if __name__ == "__main__":

@@ -45,3 +45,34 @@ def test_cli_prints_user_errors_on_one_line(
     captured = capsys.readouterr()
     assert captured.err == "wsol-bench: error: bad thing with a second line\n"
     assert captured.out == ""
+
+
+def test_a_closed_output_pipe_exits_quietly() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import argparse, sys\n"
+        "from evaluation import cli\n"
+        "real = cli.build_parser\n"
+        "def build():\n"
+        "    parser = real()\n"
+        "    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))\n"
+        "    def flood(_):\n"
+        "        for i in range(200000):\n"
+        "            print('row', i)\n"
+        "        return 0\n"
+        "    sub.add_parser('flood').set_defaults(func=flood)\n"
+        "    return parser\n"
+        "cli.build_parser = build\n"
+        "sys.exit(cli.main(['flood']))\n"
+    )
+    producer = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert producer.stdout is not None
+    assert producer.stdout.readline() == b"row 0\n"
+    producer.stdout.close()  # the reader goes away, like `| head -1`
+    _, stderr = producer.communicate(timeout=60)
+    assert producer.returncode == 141
+    assert b"Traceback" not in stderr

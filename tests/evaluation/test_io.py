@@ -41,3 +41,14 @@ def test_atomic_save_with_a_binary_writer(tmp_path: Path) -> None:
 def test_unsupported_mode_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="modes"), atomic_open(tmp_path / "f", "a"):
         pass
+
+
+def test_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "g.txt", "x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "g.txt").stat().st_mode & 0o777 == 0o644
