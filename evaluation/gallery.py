@@ -1,7 +1,7 @@
 """The report gallery: sample images and each method's best and worst cases, as ``gallery.npz``.
 
-During the run the accumulators (:class:`IouRecordingAccumulator`) hand over every image's V1 IoU
-at every threshold, which the runner keeps. After the run, :func:`select_gallery` picks
+During the run, :meth:`evaluation.metrics.LocalizationAccumulator.update` returns every image's
+V1 IoU at every threshold, which the runner keeps. After the run, :func:`select_gallery` picks
 ``samples`` evenly spaced images plus, per method, the ``extremes`` images of highest and of
 lowest IoU at the method's best threshold (ties: the first in dataset order), and
 :func:`write_gallery` recomputes their maps and stores, atomically (``np.savez_compressed``):
@@ -34,47 +34,6 @@ import torch.nn.functional as F
 from evaluation.attributor import BatchAttributor
 from evaluation.boxes import box_iou, boxes_at_thresholds, normalize_score_maps
 from evaluation.io import atomic_save
-from evaluation.metrics import LocalizationAccumulator
-
-
-class IouRecordingAccumulator(LocalizationAccumulator):
-    """A :class:`~evaluation.metrics.LocalizationAccumulator` that keeps each image's V1 IoU.
-
-    After every :meth:`update`, :attr:`last_v1_ious` holds the batch's (B, T + 1) IoU of the V1
-    box with the best-matching GT box at every grid threshold and, in the last column, the fixed
-    threshold: the very values the counters were made from. The runner stores them (quantised)
-    to pick the gallery's best and worst cases at each method's best threshold.
-
-    It relies on the accumulator's internal ``_best_ious(levels_map, levels, gt_boxes) -> (v1,
-    v2)``; :func:`check_recording` fails loudly if that changes.
-    """
-
-    last_v1_ious: torch.Tensor | None = None
-
-    def _best_ious(
-        self, levels_map: np.ndarray, levels: np.ndarray, gt_boxes: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        v1, v2 = super()._best_ious(levels_map, levels, gt_boxes)
-        self.last_v1_ious = v1
-        return v1, v2
-
-
-def check_recording(accumulator: IouRecordingAccumulator, batch: int) -> torch.Tensor:
-    """The IoU recorded by the last update, checked to have one row per image and T + 1 columns.
-
-    Raises:
-        RuntimeError: the accumulator no longer reports its per-image IoU (an internal change of
-            :mod:`evaluation.metrics`).
-    """
-    ious = accumulator.last_v1_ious
-    expected = (batch, len(accumulator.thresholds) + 1)
-    if ious is None or tuple(ious.shape) != expected:
-        raise RuntimeError(
-            "LocalizationAccumulator no longer reports per-image IoU through _best_ious; "
-            "update evaluation.gallery.IouRecordingAccumulator"
-        )
-    accumulator.last_v1_ious = None
-    return ious
 
 
 def _best_iou(boxes: torch.Tensor, gt_boxes: torch.Tensor, convention: str) -> torch.Tensor:

@@ -220,8 +220,8 @@ class LocalizationAccumulator:
         labels: Tensor,
         topk_predictions: Tensor | None = None,
         masks: Tensor | None = None,
-    ) -> None:
-        """Add one batch.
+    ) -> Tensor:
+        """Add one batch and return each image's V1 IoU at every threshold.
 
         Args:
             maps: ``(B, 1, h, w)`` or ``(B, h, w)`` raw signed scores of any size and device;
@@ -232,6 +232,12 @@ class LocalizationAccumulator:
             topk_predictions: ``(B, k)`` predicted classes, best first (``k >= 1``; Top-5 uses
                 the first ``min(k, 5)``), or ``None``. Either every batch has them or none.
             masks: Optional ``(B, H, W)`` uint8 frame masks (1 / 0 / 255 ignore) for PxAP.
+
+        Returns:
+            ``(B, T + 1)`` float64: for every image, the best IoU of its V1 (largest-contour) box
+            with any of its GT boxes at each grid threshold and, in the last column, at the fixed
+            threshold: the values the counters were made from (for per-image analyses such as a
+            report's best and worst cases).
 
         Raises:
             ScoreMapError: Shapes disagree.
@@ -247,7 +253,7 @@ class LocalizationAccumulator:
         if labels.shape[0] != batch:
             raise ScoreMapError(f"labels must have shape ({batch},), got {tuple(labels.shape)}")
         if batch == 0:
-            return
+            return torch.zeros((0, len(self.thresholds) + 1), dtype=torch.float64)
         if self.num_images and (topk_predictions is not None) != bool(self._totals[3]):
             raise ConfigurationError(
                 "give topk_predictions with every batch or with none (Top-k needs all images)"
@@ -279,6 +285,7 @@ class LocalizationAccumulator:
             )
             totals[6] = batch
         self._totals += totals
+        return v1_iou
 
     def _best_ious(
         self, levels_map: np.ndarray, levels: np.ndarray, gt_boxes: Tensor

@@ -342,11 +342,11 @@ class _Run:
         )
 
     def _accumulators(self, state: RankState, executor: Executor | None) -> dict[str, Any]:
-        from evaluation.gallery import IouRecordingAccumulator
+        from evaluation.metrics import LocalizationAccumulator
 
         accumulators = {}
         for method in self.methods:
-            accumulator = IouRecordingAccumulator(
+            accumulator = LocalizationAccumulator(
                 frame_size=self.dataset.frame_size,
                 fixed_threshold=FIXED_THRESHOLD,
                 convention=self.convention,
@@ -377,8 +377,6 @@ class _Run:
     ) -> None:
         from tqdm.auto import tqdm
 
-        from evaluation.gallery import check_recording
-
         seconds = state.seconds
         size = self.options.batch_size
         done_images = min(state.next_batch * size, len(self.shard))
@@ -404,10 +402,9 @@ class _Run:
                 for name, maps in result.maps.items():
                     start = time.perf_counter()
                     accumulator = accumulators[name]
-                    accumulator.update(
+                    ious = accumulator.update(
                         maps, boxes, labels, topk_predictions=topk, masks=batch.get("mask")
                     )
-                    ious = check_recording(accumulator, len(labels))
                     self._iou_table(state, name, accumulator)[positions] = torch.round(
                         ious * IOU_SCALE
                     ).to(torch.int16)
