@@ -92,12 +92,6 @@ class NormalizedMaps:
     constant: Tensor
 
 
-def _working_dtype(dtype: torch.dtype, convention: str) -> torch.dtype:
-    if convention == "paper" or dtype == torch.float64:
-        return torch.float64
-    return torch.float32
-
-
 def resize_score_maps(maps: Tensor, frame_size: tuple[int, int]) -> Tensor:
     """Resize ``(B, h, w)`` maps to ``frame_size = (H, W)`` with bicubic interpolation.
 
@@ -119,14 +113,15 @@ def normalize_score_maps(
     """Resize raw score maps to the frame, then min-max normalise each one.
 
     ``s = (m - min m) / max(m - min m)``, computed like the reference's ``normalize_scoremap``
-    (``cam -= cam.min(); cam /= cam.max()``) in float32, or float64 for float64 input and for the
-    ``"paper"`` convention (whose ``intensity_to_rgb`` works in float64). A map with a NaN or an
-    infinity, before or after resizing, and a constant map become all zeros and are flagged.
+    (``cam -= cam.min(); cam /= cam.max()``) in float64, as the reference does (its ``t2n`` casts
+    every CAM to float64 before resizing; the ``"paper"`` path's ``intensity_to_rgb`` works in
+    float64 too), so the ``uint8(s * 255)`` levels match it. A map with a NaN or an infinity,
+    before or after resizing, and a constant map become all zeros and are flagged.
 
     Args:
         maps: ``(B, 1, h, w)`` or ``(B, h, w)`` raw signed scores of any size, on any device.
         frame_size: ``(H, W)`` of the evaluation frame.
-        convention: One of :data:`CONVENTIONS` (it picks the float type).
+        convention: One of :data:`CONVENTIONS`.
 
     Returns:
         The normalised maps on the input's device, with the flags.
@@ -143,7 +138,7 @@ def normalize_score_maps(
         )
     if maps.is_complex() or maps.dtype == torch.bool:
         raise ScoreMapError(f"score maps must be real numbers, got dtype {maps.dtype}")
-    work = maps.to(_working_dtype(maps.dtype, convention))
+    work = maps.to(torch.float64)
     finite = torch.isfinite(work.amin(dim=(1, 2))) & torch.isfinite(work.amax(dim=(1, 2)))
     work = resize_score_maps(work, frame_size)
     if work is maps:

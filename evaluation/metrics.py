@@ -269,7 +269,14 @@ class LocalizationAccumulator:
         kinds = torch.ones(3, batch, dtype=torch.bool)
         totals = torch.zeros_like(self._totals)
         if topk_predictions is not None:
-            topk = torch.as_tensor(topk_predictions).to("cpu", torch.long).reshape(batch, -1)
+            topk = torch.as_tensor(topk_predictions).to("cpu", torch.long)
+            if topk.dim() == 1:
+                topk = topk[:, None]
+            if topk.dim() != 2 or topk.shape[0] != batch or topk.shape[1] == 0:
+                raise ScoreMapError(
+                    f"topk_predictions must have shape ({batch}, k) with k >= 1, "
+                    f"got {tuple(topk.shape)}"
+                )
             kinds[1] = topk[:, 0] == labels
             kinds[2] = (topk[:, :5] == labels[:, None]).any(dim=1)
             totals[3:6] = torch.tensor([batch, int(kinds[1].sum()), int(kinds[2].sum())])

@@ -21,14 +21,17 @@ import cv2
 import numpy as np
 
 
-def reference_normalize(cam: np.ndarray, float64: bool = False) -> np.ndarray:
+def reference_normalize(cam: np.ndarray) -> np.ndarray:
     """``normalize_scoremap``: min-max to [0, 1]; NaN/Inf or constant maps become zeros.
 
+    The reference works in float64 whatever the model's dtype: its ``t2n`` casts every CAM with
+    ``.astype(np.float)`` and ``check_scoremap_validity`` rejects anything else (the ``"paper"``
+    convention's ``intensity.astype("float")`` is float64 too).
+
     Args:
-        cam: ``(H, W)`` raw map (float32 unless it is float64 or ``float64`` is set).
-        float64: Work in float64 (the ``"paper"`` convention's ``intensity.astype("float")``).
+        cam: ``(H, W)`` raw map of any real dtype.
     """
-    cam = np.array(cam, dtype=np.float64 if float64 or cam.dtype == np.float64 else np.float32)
+    cam = np.array(cam, dtype=np.float64)
     if np.isnan(cam).any() or np.isinf(cam).any():
         return np.zeros_like(cam)
     if cam.min() == cam.max():
@@ -183,7 +186,7 @@ def reference_counts(
     """
     counts = np.zeros((len(thresholds), len(iou_thresholds)), dtype=np.int64)
     for scoremap, gt in zip(score_maps, gt_boxes, strict=True):
-        normalized = reference_normalize(scoremap, float64=convention == "paper")
+        normalized = reference_normalize(scoremap)
         boxes = reference_boxes(normalized, thresholds, convention, multi_contour)
         best = reference_best_ious(boxes, np.asarray(gt).reshape(-1, 4), convention)
         for d, delta in enumerate(iou_thresholds):

@@ -473,7 +473,10 @@ class RunGroup:
     rows: tuple[dict[str, Any], ...]
 
 
-_GROUP_FIELDS = ("dataset", "split", "protocol", "box convention", "frame", "image count")
+_GROUP_FIELDS = (
+    "dataset", "split", "protocol", "box convention", "frame", "image count", "fixed threshold",
+    "threshold grid", "IoU thresholds",
+)
 
 
 def _group_key(results: Mapping[str, Any]) -> tuple:
@@ -483,12 +486,20 @@ def _group_key(results: Mapping[str, Any]) -> tuple:
         dataset["name"], dataset.get("split"), protocol["name"], protocol.get("convention"),
         tuple(protocol.get("frame_size") or ()),
         dataset.get("num_images", results.get("num_images")),
+        *_metric_settings(results),
     )
+
+
+def _metric_settings(results: Mapping[str, Any]) -> tuple:
+    """The fixed threshold, the threshold grid and the IoU thresholds the metrics used."""
+    first = next(iter(results["methods"].values()))
+    fixed = first.get("fixed_threshold", results["protocol"].get("fixed_threshold"))
+    return fixed, tuple(first["thresholds"]), tuple(first.get("iou_thresholds") or ())
 
 
 def _group_title(key: tuple) -> str:
     """``"<dataset> · <split> · <protocol> · <H>×<W> · <N> images"`` (missing parts left out)."""
-    name, split, protocol, _, frame, count = key
+    name, split, protocol, _, frame, count = key[:6]
     parts = [str(name), str(split) if split else "", f"protocol {protocol}",
              "×".join(str(v) for v in frame), f"{count} images" if count is not None else ""]
     return " · ".join(part for part in parts if part)

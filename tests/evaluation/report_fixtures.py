@@ -107,6 +107,7 @@ def make_run(
     model: str = "small-cnn",
     gallery: bool = True,
     num_images: int = 40,
+    fixed_threshold: float = 0.2,
 ) -> dict:
     """Write ``run_dir/results.json`` (and ``gallery.npz``); return the results dict."""
     rng = np.random.default_rng(seed)
@@ -122,7 +123,7 @@ def make_run(
         "protocol": {"name": protocol, "frame_size": [224, 224], "window": 3,
                      "padding": "full", "convention": "wsoleval"},
         "classification": {"top1_cls": 73.25, "top5_cls": 91.5},
-        "methods": {name: method_metrics(rng) for name in methods},
+        "methods": {name: method_metrics(rng, fixed_threshold) for name in methods},
         "throughput": {"forward_images_per_second": 1234.5},
         "gallery": {"file": "gallery.npz", "count": 3} if gallery else None,
     }

@@ -104,6 +104,15 @@ def test_runs_with_different_image_counts_are_not_compared(tmp_path: Path) -> No
     assert "(they differ in image count)" in markdown
 
 
+def test_runs_with_different_fixed_thresholds_are_not_compared(tmp_path: Path) -> None:
+    make_run(tmp_path / "at20", gallery=False)
+    make_run(tmp_path / "at30", gallery=False, fixed_threshold=0.3)
+    markdown_path, _ = compare([tmp_path / "at20", tmp_path / "at30"], tmp_path / "out")
+    markdown = markdown_path.read_text()
+    assert len(parse_markdown_tables(markdown)) == 2
+    assert "(they differ in fixed threshold)" in markdown
+
+
 def test_compare_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     make_run(tmp_path / "ok", gallery=False)
     code = main(["compare", str(tmp_path / "ok"), str(tmp_path / "gone"), "--output",

@@ -239,6 +239,9 @@ def test_bad_shapes_and_empty_accumulator() -> None:
         acc.update(torch.zeros(2, 32, 32), torch.zeros(2, 4), torch.zeros(2))
     with pytest.raises(ScoreMapError, match="labels"):
         acc.update(torch.zeros(2, 32, 32), torch.zeros(2, 1, 4), torch.zeros(3))
+    with pytest.raises(ScoreMapError, match=r"topk_predictions must have shape \(2, k\)"):
+        acc.update(torch.zeros(2, 32, 32), torch.zeros(2, 1, 4), torch.zeros(2),
+                   topk_predictions=torch.zeros(3, 5))
     with pytest.raises(ConfigurationError, match="no image"):
         acc.compute()
 
