@@ -129,7 +129,7 @@ class BatchAttributor:
         for name, attribution in self._captum.items():
             start = self._now()
             with self._autocast():
-                maps[name] = attribute_map(attribution, images, target)
+                maps[name] = attribute_map(attribution, images, target, self.classes)
             seconds[name] = self._now() - start
         logits = logits.detach().float()
         if self.classes is not None:

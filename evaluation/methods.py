@@ -63,7 +63,10 @@ class Method:
 
 
 def attribute_map(
-    attribution: Any, inputs: torch.Tensor, target: torch.Tensor
+    attribution: Any,
+    inputs: torch.Tensor,
+    target: torch.Tensor,
+    classes: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Call ``attribution.attribute(inputs, target=target)`` and return one map per image.
 
@@ -71,6 +74,9 @@ def attribute_map(
         attribution: a constructed Captum layer attribution.
         inputs: (B, 3, S, S) model inputs.
         target: (B,) classes to explain.
+        classes: the model outputs that are the dataset's classes (``--class-map``), passed as
+            ``classes=`` to attributions whose ``attribute`` takes it (infoCAM, infoCAM+ by
+            dotted path), so that they contrast with the same classes as the built-in methods.
 
     Returns:
         (B, 1, h, w) float32 maps: the attribution summed over its channel dimension.
@@ -78,7 +84,10 @@ def attribute_map(
     Raises:
         ConfigurationError: the attribution does not return a (B, C, h, w) tensor.
     """
-    result = attribution.attribute(inputs, target=target)
+    options: dict[str, Any] = {}
+    if classes is not None and "classes" in inspect.signature(attribution.attribute).parameters:
+        options["classes"] = classes
+    result = attribution.attribute(inputs, target=target, **options)
     if isinstance(result, tuple | list):
         result = result[0]
     if not isinstance(result, torch.Tensor) or result.dim() != 4:

@@ -367,13 +367,18 @@ def fc_weight_maps(
     subset = as_class_subset(classes, num_classes, features.device)
     if subset is not None:
         _positions_in_subset(target, subset, num_classes)
-    stacked = torch.stack(
-        [_class_weights(weight, target, m, logits, subset) for m in methods], dim=1
-    )
-    maps = torch.einsum("bmc,bchw->bmhw", stacked, features.to(dtype))
-    summed = [i for i, m in enumerate(methods) if m != "cam"]
-    if summed:
-        maps_summed = region_sum(maps[:, summed], window, padding)
+    if logits is not None:
+        logits = logits.to(features.device)
+    # Autocast would recast the channel sum to float16/bfloat16 (overflow above 65504): the maps
+    # are computed in the promoted dtype of the inputs whatever the caller's autocast state.
+    with torch.autocast(device_type=features.device.type, enabled=False):
+        stacked = torch.stack(
+            [_class_weights(weight, target, m, logits, subset) for m in methods], dim=1
+        )
+        maps = torch.einsum("bmc,bchw->bmhw", stacked, features.to(dtype))
+        summed = [i for i, m in enumerate(methods) if m != "cam"]
+        if summed:
+            maps_summed = region_sum(maps[:, summed], window, padding)
     out: dict[Method, Tensor] = {}
     for index, method in enumerate(methods):
         if method == "cam":

@@ -69,3 +69,20 @@ def test_builtin_methods_are_not_constructed() -> None:
     model = build_model("small-cnn", 2)
     with pytest.raises(ConfigurationError, match="computed by the runner"):
         resolve_method("cam").build(model.module, model.layer)
+
+
+def test_dotted_infocam_gets_the_class_subset() -> None:
+    from infocam_captum import LayerInfoCam
+
+    method = resolve_method("infocam_captum.LayerInfoCam")
+    model = build_model("small-cnn", 6)
+    model.module.eval()
+    attribution = method.build(model.module, model.layer)
+    images = torch.rand(2, 3, 32, 32)
+    target = torch.tensor([4, 1])
+    subset = torch.tensor([1, 2, 4])
+    maps = attribute_map(attribution, images, target, classes=subset)
+    expected = LayerInfoCam(model.module, model.layer).attribute(images, target, classes=subset)
+    everything = LayerInfoCam(model.module, model.layer).attribute(images, target)
+    torch.testing.assert_close(maps, expected)
+    assert not torch.allclose(maps, everything)

@@ -160,6 +160,18 @@ def test_fc_weight_maps_promotes_half_features_to_the_weight_dtype():
     torch.testing.assert_close(maps["cam"][:, 0], expected)
 
 
+def test_fc_weight_maps_ignore_the_callers_autocast():
+    # Large activations: a bfloat16 channel sum would lose ~3 significant digits.
+    features = torch.rand(2, 3, 5, 5) * 1000
+    logits = torch.randn(2, 5)
+    plain = fc_weight_maps(features, logits, WEIGHT.float(), [1, 4])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = fc_weight_maps(features, logits, WEIGHT.float(), [1, 4])
+    for method in METHODS:
+        assert mixed[method].dtype == torch.float32
+        torch.testing.assert_close(mixed[method], plain[method])
+
+
 def test_fc_weight_maps_float32_matches_float64():
     features = torch.randn(3, 3, 6, 6, dtype=torch.float64)
     logits = torch.randn(3, 5, dtype=torch.float64)
