@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
     parser = subparsers.add_parser(
         "demo",
-        help="synthetic data -> train a small CNN -> evaluate 4 methods -> reports (CPU, ~2 min)",
+        help="synthetic data -> train a small CNN -> 4 methods -> reports (CPU, about 30 s)",
         description=__doc__.split("\n\n")[1],
     )
     defaults = DemoSpec()

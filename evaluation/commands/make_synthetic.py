@@ -13,34 +13,48 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``make-synthetic`` subcommand."""
+    """Add the ``make-synthetic`` subcommand (defaults: those of :class:`SyntheticSpec`)."""
+    from evaluation.datasets.synthetic import SyntheticSpec
+
+    defaults = SyntheticSpec()
     parser = subparsers.add_parser(
         "make-synthetic",
         help="write a synthetic WSOL dataset in the CUB or Tiny-ImageNet layout",
         description=__doc__.split("\n\n")[1],
     )
     parser.add_argument(
-        "--layout", choices=("cub", "tiny-imagenet"), default="cub", help="on-disk layout"
+        "--layout", choices=("cub", "tiny-imagenet"), default=defaults.layout, help="on-disk layout"
     )
     parser.add_argument(
         "--out", required=True, type=Path, help="new (or empty) folder to write the dataset into"
     )
-    parser.add_argument("--classes", type=int, default=10, help="number of classes (1-288)")
     parser.add_argument(
-        "--images-per-class", type=int, default=30, help="images per class over both splits"
+        "--classes", type=int, default=defaults.classes, help="number of classes (1-288)"
     )
     parser.add_argument(
-        "--size", type=int, default=96, help="image side in pixels (CUB: the longer side)"
+        "--images-per-class",
+        type=int,
+        default=defaults.images_per_class,
+        help="images per class over both splits",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=defaults.size,
+        help="image side in pixels (CUB: the longer side)",
+    )
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed")
     parser.add_argument(
         "--test-fraction",
         type=float,
-        default=0.3,
+        default=defaults.test_fraction,
         help="share of each class's images in the test (CUB) or val (Tiny) split",
     )
     parser.add_argument(
-        "--greyscale-fraction", type=float, default=0.1, help="share of greyscale images"
+        "--greyscale-fraction",
+        type=float,
+        default=defaults.greyscale_fraction,
+        help="share of greyscale images",
     )
     parser.set_defaults(func=run)
 
