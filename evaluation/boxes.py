@@ -45,6 +45,10 @@ from that one search. Cropping to the foreground's bounding box changes neither 
 their order: everything outside the crop is background, and ``findContours`` pads with zeros.
 Contour areas are the shoelace formula in int64, equal to ``cv2.contourArea`` (which is exact on
 integer points); bounding rectangles are the extremes of the points, as ``cv2.boundingRect``.
+It gives the boxes themselves (:func:`boxes_at_thresholds`); the streaming accumulator needs only
+each level's best IoU and takes it from :mod:`evaluation.component_trees` (every level of a map in
+two union-find sweeps), calling :func:`find_contour_boxes` for the rare levels those leave
+unresolved. :func:`quantize_raw_maps` fuses normalisation and quantisation for it.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from evaluation.errors import ConfigurationError, ScoreMapError
+from evaluation.quantization import quantize_maps
 
 CONVENTIONS = ("wsoleval", "paper", "strict")
 
@@ -107,6 +112,23 @@ def resize_score_maps(maps: Tensor, frame_size: tuple[int, int]) -> Tensor:
     ).squeeze(1)
 
 
+def _map_batch(maps: Tensor) -> Tensor:
+    """``maps`` as ``(B, h, w)`` real scores.
+
+    Raises:
+        ScoreMapError: The shape is not ``(B, 1, h, w)`` or ``(B, h, w)``, or the dtype is not real.
+    """
+    if maps.dim() == 4 and maps.shape[1] == 1:
+        maps = maps[:, 0]
+    if maps.dim() != 3:
+        raise ScoreMapError(
+            f"score maps must have shape (B, 1, h, w) or (B, h, w), got {tuple(maps.shape)}"
+        )
+    if maps.is_complex() or maps.dtype == torch.bool:
+        raise ScoreMapError(f"score maps must be real numbers, got dtype {maps.dtype}")
+    return maps
+
+
 def normalize_score_maps(
     maps: Tensor, frame_size: tuple[int, int], convention: str = "wsoleval"
 ) -> NormalizedMaps:
@@ -130,14 +152,7 @@ def normalize_score_maps(
         ScoreMapError: ``maps`` does not have the shape ``(B, 1, h, w)`` or ``(B, h, w)``.
     """
     check_convention(convention)
-    if maps.dim() == 4 and maps.shape[1] == 1:
-        maps = maps[:, 0]
-    if maps.dim() != 3:
-        raise ScoreMapError(
-            f"score maps must have shape (B, 1, h, w) or (B, h, w), got {tuple(maps.shape)}"
-        )
-    if maps.is_complex() or maps.dtype == torch.bool:
-        raise ScoreMapError(f"score maps must be real numbers, got dtype {maps.dtype}")
+    maps = _map_batch(maps)
     work = maps.to(torch.float64)
     finite = torch.isfinite(work.amin(dim=(1, 2))) & torch.isfinite(work.amax(dim=(1, 2)))
     work = resize_score_maps(work, frame_size)
@@ -184,6 +199,55 @@ def quantize_score_maps(normalized: Tensor, convention: str = "wsoleval") -> Ten
         gray = torch.from_numpy(_cubehelix_gray()).to(normalized.device)
         return gray[index.long()]
     return (normalized * 255).to(torch.uint8)
+
+
+@dataclass(frozen=True)
+class QuantizedMaps:
+    """Raw score maps as the uint8 levels a convention thresholds, with the zeroing flags.
+
+    Attributes:
+        levels: ``(B, H, W)`` uint8 array, ``quantize_score_maps(normalize_score_maps(...))``.
+        nonfinite: ``(B,)`` bool tensor, the map held NaN or +-Inf (before or after resizing).
+        constant: ``(B,)`` bool tensor, the (finite) map was constant after resizing.
+    """
+
+    levels: np.ndarray
+    nonfinite: Tensor
+    constant: Tensor
+
+
+def quantize_raw_maps(
+    maps: Tensor, frame_size: tuple[int, int], convention: str = "wsoleval"
+) -> QuantizedMaps:
+    """:func:`normalize_score_maps` then :func:`quantize_score_maps`, fused, on the CPU.
+
+    Bit for bit the same levels and flags, without materialising a batch of float64 maps: the
+    min-max normalisation and the quantisation run per map in one compiled pass
+    (:func:`evaluation.quantization.quantize_maps`). Maps of another size are resized in float64
+    first, as :func:`normalize_score_maps` does.
+
+    Args:
+        maps: ``(B, 1, h, w)`` or ``(B, h, w)`` raw signed scores of any size, on any device.
+        frame_size: ``(H, W)`` of the evaluation frame.
+        convention: One of :data:`CONVENTIONS`.
+
+    Raises:
+        ScoreMapError: ``maps`` does not have the shape ``(B, 1, h, w)`` or ``(B, h, w)``.
+    """
+    check_convention(convention)
+    work = _map_batch(maps).detach().cpu()
+    if work.dtype not in (torch.float32, torch.float64):
+        work = work.to(torch.float64)
+    before = torch.zeros(work.shape[0], dtype=torch.bool)
+    if tuple(work.shape[-2:]) != tuple(frame_size):
+        work = work.to(torch.float64)
+        before = ~(torch.isfinite(work.amin(dim=(1, 2))) & torch.isfinite(work.amax(dim=(1, 2))))
+        work = resize_score_maps(work, frame_size)
+    gray = _cubehelix_gray() if convention == "paper" else np.zeros(0, dtype=np.uint8)
+    levels, nonfinite, constant = quantize_maps(np.ascontiguousarray(work.numpy()), gray)
+    levels[before.numpy()] = gray[0] if len(gray) else 0
+    nonfinite_flags = torch.from_numpy(nonfinite) | before
+    return QuantizedMaps(levels, nonfinite_flags, torch.from_numpy(constant) & ~before)
 
 
 def threshold_levels(max_levels: Tensor, thresholds: Tensor | Sequence[float]) -> Tensor:

@@ -29,10 +29,11 @@ from evaluation.boxes import (
     empty_box,
     find_contour_boxes,
     normalize_score_maps,
-    quantize_score_maps,
+    quantize_raw_maps,
     rects_to_boxes,
     threshold_levels,
 )
+from evaluation.component_trees import CONVENTION_CODES, level_ious
 from evaluation.errors import ConfigurationError, ScoreMapError
 from evaluation.pxap import pixel_histograms, pxap_from_histograms
 
@@ -47,6 +48,7 @@ _TOTALS = (
     "num_masked_images",
 )
 _STATE_VERSION = 1
+_CHUNK = 16  # maps per task when an executor runs the sweeps
 
 
 def _percent(count: int, total: int) -> float:
@@ -258,11 +260,11 @@ class LocalizationAccumulator:
             raise ConfigurationError(
                 "give topk_predictions with every batch or with none (Top-k needs all images)"
             )
-        normalized = normalize_score_maps(maps, self.frame_size, self.convention)
-        levels_map = quantize_score_maps(normalized.maps, self.convention)
+        quantized = quantize_raw_maps(maps, self.frame_size, self.convention)
         taus = torch.cat([self.thresholds, torch.tensor([self.fixed_threshold])])
-        levels = threshold_levels(levels_map.flatten(1).amax(1), taus).cpu().numpy()
-        v1_iou, v2_iou = self._best_ious(levels_map.cpu().numpy(), levels, gt_boxes)
+        peaks = torch.from_numpy(quantized.levels.reshape(batch, -1).max(axis=1))
+        levels = threshold_levels(peaks, taus).numpy()
+        v1_iou, v2_iou = self._best_ious(quantized.levels, levels, gt_boxes)
 
         deltas = torch.tensor(self._deltas, dtype=torch.float64) / 100
         hits = torch.stack([v1_iou, v2_iou], dim=1)[..., None] >= deltas
@@ -284,11 +286,12 @@ class LocalizationAccumulator:
         self._box_counts += counted[:, :, :-1]
         self._fixed_counts += counted[:, :, -1]
         totals[0] = batch
-        totals[1] = int(normalized.nonfinite.sum())
-        totals[2] = int(normalized.constant.sum())
+        totals[1] = int(quantized.nonfinite.sum())
+        totals[2] = int(quantized.constant.sum())
         if masks is not None:
+            normalized = normalize_score_maps(maps, self.frame_size, self.convention).maps
             self._pixel_histograms += pixel_histograms(
-                normalized.maps, torch.as_tensor(masks), self.thresholds
+                normalized, torch.as_tensor(masks), self.thresholds
             )
             totals[6] = batch
         self._totals += totals
@@ -297,59 +300,63 @@ class LocalizationAccumulator:
     def _best_ious(
         self, levels_map: np.ndarray, levels: np.ndarray, gt_boxes: Tensor
     ) -> tuple[Tensor, Tensor]:
-        """Best IoU of the V1 box and of the V2 boxes, ``(B, T + 1)`` each, float64."""
+        """Best IoU of the V1 box and of the V2 boxes, ``(B, T + 1)`` each, float64.
+
+        The component-tree sweeps (:mod:`evaluation.component_trees`) give every level at once;
+        the rare levels they leave unresolved (a tie in largest area, a component inside a
+        hole) get OpenCV's contour search.
+        """
         batch = len(levels_map)
-        distinct, slots = [], []
-        for image, row in zip(levels_map, levels, strict=True):
-            # Masks are nested, so two levels give the same mask iff as many pixels lie above
-            # both: one contour search per distinct foreground size.
-            above = image.size - np.cumsum(np.bincount(image.ravel(), minlength=256))
-            sizes = above[np.minimum(row, 255)]
-            _, first, inverse = np.unique(-sizes, return_index=True, return_inverse=True)
-            distinct.append(row[first])
-            slots.append(inverse.reshape(-1))
+        requested = np.zeros((batch, 256), dtype=bool)
+        np.put_along_axis(requested, levels, True, axis=1)
+        gt = np.ascontiguousarray(gt_boxes.numpy())
+        code = CONVENTION_CODES[self.convention]
         if self.executor is None:
-            found = [find_contour_boxes(levels_map[b], distinct[b]) for b in range(batch)]
+            v1, v2, unresolved = level_ious(levels_map, requested, gt, code)
         else:
-            found = list(self.executor.map(find_contour_boxes, list(levels_map), distinct))
-        width = max(len(d) for d in distinct)
-        offsets = np.cumsum([0] + [len(f.rects) for f in found])
-        rects = torch.from_numpy(np.concatenate([f.rects for f in found]))
-        owner = torch.from_numpy(np.repeat(np.arange(batch), np.diff(offsets)))
-        cell = owner * width + torch.from_numpy(np.concatenate([f.level_index for f in found]))
-
-        has_gt = ~torch.isnan(gt_boxes).any(dim=-1)
-        gt = torch.nan_to_num(gt_boxes)
-
-        def best_over_gt(boxes: Tensor, image: Tensor) -> Tensor:
-            iou = box_iou(boxes[:, None, :], gt[image], self.convention)[:, 0]
-            return torch.where(has_gt[image], iou, torch.full_like(iou, -1.0)).amax(dim=-1)
-
-        if gt.shape[1] == 0:
-            contour_iou = torch.full((len(rects),), -1.0, dtype=torch.float64)
-        else:
-            boxes = rects_to_boxes(rects, self.frame_size, self.convention)
-            contour_iou = best_over_gt(boxes, owner)
+            parts = [slice(s, s + _CHUNK) for s in range(0, batch, _CHUNK)]
+            results = list(
+                self.executor.map(
+                    level_ious,
+                    [levels_map[part] for part in parts],
+                    [requested[part] for part in parts],
+                    [gt[part] for part in parts],
+                    [code] * len(parts),
+                )
+            )
+            v1, v2, unresolved = (np.concatenate(column) for column in zip(*results, strict=True))
+        for b in np.flatnonzero(unresolved.any(axis=1)).tolist():
+            found = np.flatnonzero(unresolved[b])
+            self._contour_search(levels_map[b], found, gt_boxes[b], v1[b], v2[b])
         empty = empty_box(self.convention)
-        if empty is None or gt.shape[1] == 0:
+        valid = ~torch.isnan(gt_boxes).any(dim=-1)
+        if empty is None or not bool(valid.any()):
             empty_iou = torch.zeros(batch, dtype=torch.float64)
         else:
-            empty_boxes = torch.tensor([empty], dtype=torch.float64).expand(batch, 4)
-            empty_iou = best_over_gt(empty_boxes, torch.arange(batch))
-        empty_iou = empty_iou.clamp(min=0)
-        contour_iou = contour_iou.clamp(min=0)
+            iou = box_iou(torch.tensor([[empty]]), torch.nan_to_num(gt_boxes), self.convention)
+            empty_iou = torch.where(valid, iou[:, 0], torch.zeros_like(iou[:, 0]))
+            empty_iou = empty_iou.amax(dim=-1)
+        index = torch.from_numpy(levels)
+        best = []
+        for table in (v1, v2):
+            values = torch.from_numpy(table).gather(1, index)
+            best.append(torch.where(values < 0, empty_iou[:, None], values))
+        return best[0], best[1]
 
-        v2 = empty_iou[:, None].repeat(1, width).flatten()
-        nonempty = torch.zeros(batch * width, dtype=torch.bool)
-        nonempty[cell] = True
-        v2[nonempty] = -1.0
-        v2 = v2.scatter_reduce(0, cell, contour_iou, reduce="amax").view(batch, width)
-        v1 = empty_iou[:, None].repeat(1, width)
-        for b, f in enumerate(found):
-            chosen = np.flatnonzero(f.largest >= 0)
-            v1[b, torch.from_numpy(chosen)] = contour_iou[offsets[b] + f.largest[chosen]]
-        index = torch.from_numpy(np.stack(slots))
-        return v1.gather(1, index), v2.gather(1, index)
+    def _contour_search(
+        self, image: np.ndarray, levels: np.ndarray, gt: Tensor, v1: np.ndarray, v2: np.ndarray
+    ) -> None:
+        """Fill ``v1[levels]`` and ``v2[levels]`` from ``cv2.findContours`` (one map)."""
+        found = find_contour_boxes(image, levels)
+        boxes = rects_to_boxes(torch.from_numpy(found.rects), self.frame_size, self.convention)
+        valid = ~torch.isnan(gt).any(dim=-1)
+        iou = box_iou(boxes, torch.nan_to_num(gt), self.convention)
+        scored = torch.where(valid, iou, torch.zeros_like(iou))  # IoU is clamped at 0
+        best = torch.cat([torch.zeros(len(scored), 1, dtype=scored.dtype), scored], 1).amax(1)
+        for k, level in enumerate(levels.tolist()):
+            mine = best[torch.from_numpy(found.level_index == k)]
+            v2[level] = float(mine.max()) if len(mine) else -1.0
+            v1[level] = float(best[found.largest[k]]) if found.largest[k] >= 0 else -1.0
 
     # ------------------------------------------------------------------ results
     def compute(self) -> dict[str, Any]:

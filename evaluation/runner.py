@@ -62,12 +62,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import platform
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -131,8 +130,8 @@ class EvaluateOptions:
         limit: evaluate only the first ``limit`` images of the split.
         batch_size: images per batch (per process).
         num_workers: DataLoader worker processes.
-        box_workers: processes for the contour searches of the accumulators (0: in this
-            process); worth it where many CPU cores serve a fast GPU.
+        box_workers: threads for the accumulators' box sweeps (0: in the calling thread);
+            the compiled sweeps release the GIL, so each thread uses one more CPU core.
         amp: autocast the forward pass.
         device: ``cpu``, ``cuda``, ``cuda:1``, ...; default CUDA when available.
         window: infoCAM region size (default: per protocol).
@@ -322,13 +321,11 @@ class _Run:
 
     @contextmanager
     def _box_executor(self) -> Iterator[Executor | None]:
-        """A process pool for the accumulators' contour searches (``box_workers > 0``)."""
+        """A thread pool for the accumulators' box sweeps (``box_workers > 0``)."""
         if not self.options.box_workers:
             yield None
             return
-        context = multiprocessing.get_context("spawn")  # safe after CUDA initialisation
-        with ProcessPoolExecutor(self.options.box_workers, mp_context=context) as executor:
-            list(executor.map(abs, range(self.options.box_workers)))  # start the workers now
+        with ThreadPoolExecutor(self.options.box_workers) as executor:
             yield executor
 
     def _fresh_state(self) -> RankState:

@@ -115,8 +115,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--box-workers",
         type=int,
         default=0,
-        help="processes for the box (contour) searches; helps a fast GPU with many CPU cores "
-        "(default: 0, in the main process)",
+        help="threads for the box sweeps of the metrics, one CPU core each "
+        "(default: 0, in the main thread)",
     )
     run_group.add_argument("--amp", action="store_true", help="autocast the forward pass")
     run_group.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")

@@ -18,7 +18,9 @@ starting with ``image_id``), one line per image.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--predictions", type=Path, metavar="FILE",
         help="CSV 'image_id,top1,top2,...' of predicted classes, best first (adds Top-k Loc)",
     )
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+        help="threads for the box sweeps, one CPU core each (default: all CPUs)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -86,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             f"--cam-curve-interval must lie in (0, 1], got {args.cam_curve_interval}"
         )
+    if args.workers < 1:
+        raise ConfigurationError(f"--workers must be at least 1, got {args.workers}")
     if not args.scoremaps.is_dir():
         raise ConfigurationError(f"--scoremaps {args.scoremaps} is not a folder")
     index = read_wsol_metadata(args.metadata)
@@ -98,27 +106,31 @@ def run(args: argparse.Namespace) -> int:
         predictions = _read_predictions(args.predictions, [r.image_id for r in records])
 
     geometry = eval_geometry("exact" if args.convention == "strict" else "wsoleval", FRAME_SIDE)
-    accumulator = LocalizationAccumulator(
-        frame_size=geometry.frame_size,
-        thresholds=np.arange(0, 1, args.cam_curve_interval),
-        iou_thresholds=args.iou_thresholds,
-        fixed_threshold=args.cam_threshold,
-        convention=args.convention,
-    )
-    frame = geometry.frame_size
-    for start in range(0, len(records), BATCH_SIZE):
-        batch = records[start : start + BATCH_SIZE]
-        maps = torch.stack([_load_map(args.scoremaps, r.image_id, frame) for r in batch])
-        most = max(len(r.boxes) for r in batch)
-        gt = torch.full((len(batch), most, 4), float("nan"), dtype=torch.float64)
-        for i, record in enumerate(batch):
-            if record.boxes:
-                sizes = np.tile(np.asarray(record.size, dtype=np.float64), (len(record.boxes), 1))
-                mapped = map_boxes(np.asarray(record.boxes), sizes, geometry)
-                gt[i, : len(record.boxes)] = torch.from_numpy(mapped.astype(np.float64))
-        labels = torch.tensor([r.label for r in batch], dtype=torch.long)
-        topk = None if predictions is None else predictions[start : start + len(batch)]
-        accumulator.update(maps, gt, labels, topk)
+    with ThreadPoolExecutor(args.workers) as pool:
+        accumulator = LocalizationAccumulator(
+            frame_size=geometry.frame_size,
+            thresholds=np.arange(0, 1, args.cam_curve_interval),
+            iou_thresholds=args.iou_thresholds,
+            fixed_threshold=args.cam_threshold,
+            convention=args.convention,
+            executor=pool if args.workers > 1 else None,
+        )
+        frame = geometry.frame_size
+        for start in range(0, len(records), BATCH_SIZE):
+            batch = records[start : start + BATCH_SIZE]
+            maps = torch.stack([_load_map(args.scoremaps, r.image_id, frame) for r in batch])
+            most = max(len(r.boxes) for r in batch)
+            gt = torch.full((len(batch), most, 4), float("nan"), dtype=torch.float64)
+            for i, record in enumerate(batch):
+                if record.boxes:
+                    sizes = np.tile(
+                        np.asarray(record.size, dtype=np.float64), (len(record.boxes), 1)
+                    )
+                    mapped = map_boxes(np.asarray(record.boxes), sizes, geometry)
+                    gt[i, : len(record.boxes)] = torch.from_numpy(mapped.astype(np.float64))
+            labels = torch.tensor([r.label for r in batch], dtype=torch.long)
+            topk = None if predictions is None else predictions[start : start + len(batch)]
+            accumulator.update(maps, gt, labels, topk)
 
     result = accumulator.compute()
     report = {

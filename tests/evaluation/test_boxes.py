@@ -16,6 +16,7 @@ from evaluation.boxes import (
     empty_box,
     find_contour_boxes,
     normalize_score_maps,
+    quantize_raw_maps,
     quantize_score_maps,
     rects_to_boxes,
     threshold_levels,
@@ -228,9 +229,35 @@ def test_normalisation_resizes_like_cv2_inter_cubic() -> None:
     assert np.abs(ours - reference).max() < 1e-5
 
 
+@pytest.mark.parametrize("convention", CONVENTIONS)
+def test_fused_quantisation_equals_normalise_then_quantise(convention: str) -> None:
+    rng = np.random.default_rng(3)
+    maps = torch.from_numpy(rng.standard_normal((9, 40, 56)) * 5 + 2)
+    maps[1, 4, 4] = float("nan")
+    maps[2, 0, 0] = float("inf")
+    maps[3] = -7.25
+    maps[4, 0, 0], maps[4, 2, 2] = 1e308, -1e308  # the shifted maximum overflows
+    maps[5, 4, 6] = -float("inf")
+    cases = [maps, maps.float(), maps.half(), (maps.nan_to_num() * 100).to(torch.int64)]
+    cases += [maps[:, None, ::2, ::2]]  # (B, 1, h, w) of another size: resized first
+    for raw in cases:
+        expected = normalize_score_maps(raw, (40, 56), convention)
+        fused = quantize_raw_maps(raw, (40, 56), convention)
+        assert np.array_equal(fused.levels, quantize_score_maps(expected.maps, convention).numpy())
+        assert torch.equal(fused.nonfinite, expected.nonfinite)
+        assert torch.equal(fused.constant, expected.constant)
+    flags = quantize_raw_maps(maps, (40, 56), convention)
+    assert flags.nonfinite.tolist() == [False, True, True, False, True, True, False, False, False]
+    assert flags.constant.tolist() == [False, False, False, True] + [False] * 5
+
+
 def test_normalisation_rejects_bad_shapes() -> None:
     with pytest.raises(ScoreMapError, match="shape"):
         normalize_score_maps(torch.zeros(2, 3, 4, 5), (4, 5))
+    with pytest.raises(ScoreMapError, match="shape"):
+        quantize_raw_maps(torch.zeros(2, 3, 4, 5), (4, 5))
+    with pytest.raises(ScoreMapError, match="real"):
+        quantize_raw_maps(torch.zeros(2, 4, 5, dtype=torch.complex64), (4, 5))
 
 
 @settings(max_examples=25, deadline=None)

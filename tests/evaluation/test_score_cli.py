@@ -74,7 +74,8 @@ def test_score_writes_the_report_and_prints_a_table(
     )
     output = tmp_path / "out" / "score.json"
     code, out, err = run(["--metadata", str(meta), "--scoremaps", str(maps), "--output",
-                          str(output), "--predictions", str(predictions)], capsys)
+                          str(output), "--predictions", str(predictions), "--workers", "2"],
+                         capsys)
     assert code == 0, err
     report = json.loads(output.read_text())
     expected = expected_result(maps, torch.tensor([[0, 1], [2, 1], [2, 0]]))
@@ -95,7 +96,8 @@ def test_score_options_reach_the_accumulator(
     output = tmp_path / "s.json"
     code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps), "--output", str(output),
                         "--cam-threshold", "0.35", "--cam-curve-interval", "0.1",
-                        "--iou-thresholds", "40", "60", "--convention", "strict"], capsys)
+                        "--iou-thresholds", "40", "60", "--convention", "strict",
+                        "--workers", "1"], capsys)
     assert code == 0, err
     report = json.loads(output.read_text())
     assert report["convention"] == "strict" and report["fixed_threshold"] == 0.35
@@ -177,3 +179,6 @@ def test_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps),
                         "--iou-thresholds", "0"], capsys)
     check_error(code, err, "IoU thresholds")
+    code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps), "--workers", "0"],
+                       capsys)
+    check_error(code, err, "--workers must be at least 1")
