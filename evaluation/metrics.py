@@ -10,7 +10,8 @@ and :meth:`state_dict` lets an interrupted run resume. :meth:`compute` turns fin
 percentages: ``BoxAcc(tau, delta) = 100 * count / num_images``,
 ``MaxBoxAcc = max_tau BoxAcc_V1(tau, 50)``, ``MaxBoxAccV2 = mean_delta max_tau BoxAcc_V2(tau,
 delta)`` (one data-set-wide tau per delta, never a per-image maximum), ties picking the smallest
-tau. Boxes and IoU follow :mod:`evaluation.boxes`; PxAP follows :mod:`evaluation.pxap`.
+tau. Boxes and IoU follow :mod:`evaluation.boxes`; every threshold's best IoU of a map comes from
+the sweeps of :mod:`evaluation.component_trees`; PxAP follows :mod:`evaluation.pxap`.
 """
 
 from __future__ import annotations
@@ -30,10 +31,9 @@ from evaluation.boxes import (
     find_contour_boxes,
     normalize_score_maps,
     quantize_raw_maps,
-    rects_to_boxes,
     threshold_levels,
 )
-from evaluation.component_trees import CONVENTION_CODES, level_ious
+from evaluation.component_trees import CONVENTION_CODES, level_ious, rect_ious
 from evaluation.errors import ConfigurationError, ScoreMapError
 from evaluation.pxap import pixel_histograms, pxap_from_histograms
 
@@ -65,8 +65,9 @@ class LocalizationAccumulator:
             MaxBoxAccV2 mean; 50 is always counted too (MaxBoxAcc and the Loc metrics use it).
         fixed_threshold: The threshold of GT-known / Top-1 / Top-5 Loc (V1, IoU >= 50).
         convention: ``"wsoleval"``, ``"paper"`` or ``"strict"`` (see :mod:`evaluation.boxes`).
-        executor: Optional :class:`concurrent.futures.Executor` (e.g. a two-process pool) that
-            runs the per-map contour searches; ``None`` runs them in this thread.
+        executor: Optional :class:`concurrent.futures.Executor` that runs the box sweeps of
+            each batch in chunks of 16 maps; a ``ThreadPoolExecutor`` uses one CPU core per
+            thread (the compiled sweeps release the GIL). ``None`` runs them in this thread.
 
     Raises:
         ConfigurationError: An argument is out of range.
@@ -327,7 +328,7 @@ class LocalizationAccumulator:
             v1, v2, unresolved = (np.concatenate(column) for column in zip(*results, strict=True))
         for b in np.flatnonzero(unresolved.any(axis=1)).tolist():
             found = np.flatnonzero(unresolved[b])
-            self._contour_search(levels_map[b], found, gt_boxes[b], v1[b], v2[b])
+            self._contour_search(levels_map[b], found, gt[b], v1[b], v2[b])
         empty = empty_box(self.convention)
         valid = ~torch.isnan(gt_boxes).any(dim=-1)
         if empty is None or not bool(valid.any()):
@@ -344,19 +345,16 @@ class LocalizationAccumulator:
         return best[0], best[1]
 
     def _contour_search(
-        self, image: np.ndarray, levels: np.ndarray, gt: Tensor, v1: np.ndarray, v2: np.ndarray
+        self, image: np.ndarray, levels: np.ndarray, gt: np.ndarray, v1: np.ndarray, v2: np.ndarray
     ) -> None:
         """Fill ``v1[levels]`` and ``v2[levels]`` from ``cv2.findContours`` (one map)."""
         found = find_contour_boxes(image, levels)
-        boxes = rects_to_boxes(torch.from_numpy(found.rects), self.frame_size, self.convention)
-        valid = ~torch.isnan(gt).any(dim=-1)
-        iou = box_iou(boxes, torch.nan_to_num(gt), self.convention)
-        scored = torch.where(valid, iou, torch.zeros_like(iou))  # IoU is clamped at 0
-        best = torch.cat([torch.zeros(len(scored), 1, dtype=scored.dtype), scored], 1).amax(1)
+        code = CONVENTION_CODES[self.convention]
+        iou = rect_ious(found.rects, gt, code, *self.frame_size)
         for k, level in enumerate(levels.tolist()):
-            mine = best[torch.from_numpy(found.level_index == k)]
-            v2[level] = float(mine.max()) if len(mine) else -1.0
-            v1[level] = float(best[found.largest[k]]) if found.largest[k] >= 0 else -1.0
+            mine = iou[found.level_index == k]
+            v2[level] = mine.max() if len(mine) else -1.0
+            v1[level] = iou[found.largest[k]] if found.largest[k] >= 0 else -1.0
 
     # ------------------------------------------------------------------ results
     def compute(self) -> dict[str, Any]:

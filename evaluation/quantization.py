@@ -36,17 +36,16 @@ def quantize_maps(
     paper = gray.shape[0] > 0
     for b in range(batch):
         flat = maps[b].ravel()
-        low = np.inf
+        low, high = np.inf, -np.inf
         finite = True
         for i in range(flat.shape[0]):
             value = np.float64(flat[i])
             finite &= np.isfinite(value)
             low = min(low, value)
-        peak = 0.0
-        if finite:
-            for i in range(flat.shape[0]):
-                peak = max(peak, np.float64(flat[i]) - low)
-            finite = np.isfinite(peak)
+            high = max(high, value)
+        # max(m - low) is (max m) - low: rounding the difference is monotone in m.
+        peak = high - low
+        finite = finite and np.isfinite(peak)
         nonfinite[b] = not finite
         constant[b] = finite and peak == 0.0
         out = levels[b].ravel()
