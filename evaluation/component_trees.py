@@ -188,8 +188,6 @@ def _best_iou(
     return best
 
 
-
-
 @njit(cache=True, nogil=True)
 def rect_ious(
     rects: np.ndarray, gt: np.ndarray, convention: int, height: int, width: int
