@@ -435,3 +435,9 @@ def level_ious(
                 box, order, start, added,
             )
     return v1_iou, v2_iou, unresolved
+
+
+def warm_up() -> None:
+    """Compile the sweeps now (or load them from numba's cache), not inside a timed batch."""
+    level_ious(np.zeros((1, 1, 1), np.uint8), np.zeros((1, 256), bool), np.zeros((1, 0, 4)), 0)
+    rect_ious(np.zeros((0, 4), np.int64), np.zeros((0, 4)), 0, 1, 1)

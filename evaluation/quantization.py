@@ -59,3 +59,9 @@ def quantize_maps(
             for i in range(flat.shape[0]):
                 out[i] = np.uint8((np.float64(flat[i]) - low) / peak * 255.0)
     return levels, nonfinite, constant
+
+
+def warm_up() -> None:
+    """Compile the float32 and float64 quantisers now (or load them from numba's cache)."""
+    for dtype in (np.float32, np.float64):
+        quantize_maps(np.zeros((1, 1, 1), dtype), np.zeros(0, np.uint8))
