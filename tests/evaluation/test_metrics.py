@@ -247,9 +247,11 @@ def test_bad_shapes_and_empty_accumulator() -> None:
 
 
 def test_an_executor_gives_the_same_counters() -> None:
-    maps = [smooth_map(s, (6, 6), FRAME) for s in range(5)]
-    boxes = [np.array([[1.0, 2.0, 21.0, 22.0]])] * 5
-    plain = accumulate(maps, boxes, np.zeros(5, int))
+    maps = [smooth_map(s, (6, 6), FRAME) for s in range(40)]  # batches of 40: three chunks
+    boxes = [np.array([[1.0, 2.0, 21.0, 22.0]])] * 40
+    plain = accumulate(maps, boxes, np.zeros(40, int), batch=40)
     with ThreadPoolExecutor(2) as pool:
-        pooled = accumulate(maps, boxes, np.zeros(5, int), executor=pool)
+        pooled = accumulate(maps, boxes, np.zeros(40, int), batch=40, executor=pool)
     assert torch.equal(plain._box_counts, pooled._box_counts)
+    expected = reference_counts(maps, boxes, TAUS, (30, 50, 70), "wsoleval", multi_contour=True)
+    assert torch.equal(pooled._box_counts[0, 1], torch.from_numpy(expected))  # V2, GT-known
