@@ -51,9 +51,11 @@ def test_pxap_equals_the_reference(maps: list[np.ndarray], seed: int) -> None:
     acc = LocalizationAccumulator(frame_size=(20, 24), thresholds=TAUS)
     acc.update(torch.from_numpy(stacked), torch.zeros(len(maps), 1, 4), torch.zeros(len(maps)),
                masks=torch.from_numpy(masks))
+    # The reference's t2n casts every map to float64 before normalising; float32 here would move
+    # pixels that sit on a threshold into the neighbouring bin.
     normalized = [
         (m - m.min()) / (m - m.min()).max() if m.max() > m.min() else np.zeros_like(m)
-        for m in stacked
+        for m in stacked.astype(np.float64)
     ]
     assert acc.compute()["pxap"] == pytest.approx(
         reference_pxap(normalized, list(masks), TAUS), rel=1e-12
