@@ -18,8 +18,16 @@ from torch import Tensor, nn
 
 from infocam_captum import _captum_compat as compat
 from infocam_captum import head
+from infocam_captum._layer_forward import check_hookable, forward_with_layer
 from infocam_captum.exceptions import HeadNotFoundError, InvalidArgumentError
-from infocam_captum.maps import ClassesType, Method, Padding, as_target_tensor, fc_weight_maps
+from infocam_captum.maps import (
+    ClassesType,
+    Method,
+    Padding,
+    fc_weight_channel_maps,
+    fc_weight_maps,
+)
+from infocam_captum.targets import check_target_form, class_indices
 
 
 class FCWeightAttribution(LayerAttribution):
@@ -28,14 +36,20 @@ class FCWeightAttribution(LayerAttribution):
     Gradient-free: the maps come from one forward pass under ``torch.no_grad`` and the weight of
     the Linear after global average pooling, so the output is detached and costs no backward
     pass. Subclasses choose the method (see :func:`infocam_captum.maps.fc_weight_maps`).
+
+    The constructor and ``attribute`` take the arguments of :class:`captum.attr.LayerGradCam`
+    in the same order, so code written for it runs unchanged. One object may serve several
+    threads at once: the hooks and everything they record belong to the call
+    (:mod:`infocam_captum._layer_forward`).
     """
 
     def __init__(
         self,
         forward_func: Callable[..., Any],
         layer: nn.Module,
-        classifier: nn.Linear | Tensor | None = None,
         device_ids: list[int] | None = None,
+        *,
+        classifier: nn.Linear | Tensor | None = None,
     ) -> None:
         r"""Wrap ``forward_func`` and ``layer``, with the classifier head given or to be found.
 
@@ -46,28 +60,34 @@ class FCWeightAttribution(LayerAttribution):
             layer (nn.Module): Layer whose activations are explained: the last convolutional
                         block, whose output the global average pooling reads. The module
                         docstring of :mod:`infocam_captum.head` lists the layer of each model
-                        family (``model.layer4`` for ResNets).
-            classifier (nn.Linear or Tensor, optional): The Linear that maps the pooled
-                        features to the logits, or its ``(K, C)`` weight. When given it is
-                        trusted (only its channel count is checked, and the layer output is used
-                        as is). When omitted, every ``nn.Linear`` of the model is a candidate and,
-                        on each call, the one whose input equals the spatial mean of ``layer``'s
-                        output and whose output is the model output is used;
-                        :class:`~infocam_captum.exceptions.HeadNotFoundError` says why no
-                        candidate qualified. The bias never enters a map.
-                        Default: None
+                        family (``model.layer4`` for ResNets). One layer: a list of layers is
+                        refused.
             device_ids (list[int], optional): Device ID list, necessary only if forward_func
                         applies a DataParallel model, which allows reconstruction of
                         intermediate outputs from batched results across devices. If
                         forward_func is given as the DataParallel model itself, then it is not
                         necessary to provide this argument.
                         Default: None
+            classifier (nn.Linear or Tensor, optional): Keyword-only. The Linear that maps the
+                        pooled features to the logits, or its ``(K, C)`` weight. When given it
+                        is trusted (only its channel count is checked, and the layer output is
+                        used as is). When omitted, every ``nn.Linear`` of the model is a
+                        candidate and, on each call, the one whose input equals the spatial mean
+                        of ``layer``'s output and whose output is the model output is used;
+                        :class:`~infocam_captum.exceptions.HeadNotFoundError` says why no
+                        candidate qualified. The bias never enters a map.
+                        Default: None
 
         Raises:
             HeadNotFoundError: ``classifier`` is omitted and ``forward_func`` is not a module or
                 has no ``nn.Linear``.
-            InvalidArgumentError: ``classifier`` is neither an ``nn.Linear`` nor a 2-D weight.
+            InvalidArgumentError: ``classifier`` is neither an ``nn.Linear`` nor a 2-D weight;
+                ``device_ids`` is not a list of ints (a classifier passed third, in the 0.1
+                order); ``layer`` is not one module; ``forward_func`` or ``layer`` is
+                TorchScript (hooks cannot run inside it).
         """
+        check_hookable(forward_func, layer)
+        _check_device_ids(device_ids)
         LayerAttribution.__init__(self, forward_func, layer, device_ids)
         if classifier is not None:
             head.classifier_weight(classifier)
@@ -97,30 +117,39 @@ class FCWeightAttribution(LayerAttribution):
         additional_forward_args: object | None,
         attribute_to_layer_input: bool,
         relu_attributions: bool,
+        attr_dim_summation: bool,
         window: int = 1,
         padding: Padding = "same",
         classes: ClassesType = None,
-    ) -> Tensor | tuple[Tensor, ...]:
+    ) -> Tensor:
         """Run the forward pass and compute one method's maps (shared by every subclass)."""
+        if not isinstance(attr_dim_summation, bool):
+            raise InvalidArgumentError(
+                f"attr_dim_summation={attr_dim_summation!r} must be a bool (True: the map, "
+                "False: the per-channel contributions); window, padding and classes are "
+                "keyword-only."
+            )
         formatted = compat.format_inputs(inputs)
         num_examples = formatted[0].shape[0]
         known_weight = None if self.classifier is None else head.classifier_weight(self.classifier)
-        as_target_tensor(
-            target, num_examples, None if known_weight is None else known_weight.shape[0]
+        if known_weight is None:
+            check_target_form(target, num_examples)
+        else:
+            class_indices(target, num_examples, known_weight.shape[0])
+        features, weight, output = self._features_and_weight(
+            formatted, additional_forward_args, attribute_to_layer_input, known_weight
         )
+        logits = _logits(output, num_examples, weight.shape[0]) if method == "infocam+" else None
         with torch.no_grad():
-            features, weight, output = self._features_and_weight(
-                formatted, additional_forward_args, attribute_to_layer_input, known_weight
-            )
-            logits = None
-            if method == "infocam+":
-                logits = _logits(output, num_examples, weight.shape[0])
-            maps = fc_weight_maps(
-                features, logits, weight, target, (method,), window, padding, classes
-            )[method]
-            if relu_attributions:
-                maps = F.relu(maps)
-        return (maps,) if isinstance(inputs, tuple) else maps
+            if attr_dim_summation:
+                maps = fc_weight_maps(
+                    features, logits, weight, target, (method,), window, padding, classes
+                )[method]
+            else:
+                maps = fc_weight_channel_maps(
+                    features, logits, weight, target, method, window, padding, classes
+                )
+            return F.relu(maps) if relu_attributions else maps
 
     def _features_and_weight(
         self,
@@ -132,16 +161,16 @@ class FCWeightAttribution(LayerAttribution):
         """One forward pass: what the pooling averages, the classifier weight, the model output."""
         root = self._search_root
         candidates = {} if root is None else head.linear_candidates(root)
-        record = compat.forward_with_layer(
+        record = forward_with_layer(
             self.forward_func,
             inputs,
             self.layer,
-            additional_forward_args=compat.format_additional_forward_args(additional_forward_args),
+            compat.format_additional_forward_args(additional_forward_args),
             device_ids=self.device_ids,
             attribute_to_layer_input=attribute_to_layer_input,
             watch=candidates.values(),
         )
-        features = head.single_feature_map(record.layer_outputs)
+        features = head.single_feature_map(record.layer_tensors)
         if known_weight is None:
             found = head.match_head(
                 features,
@@ -158,6 +187,25 @@ class FCWeightAttribution(LayerAttribution):
                 "global average pooling of this layer."
             )
         return features, known_weight, record.output
+
+
+def _check_device_ids(device_ids: object) -> None:
+    if device_ids is None:
+        return
+    if isinstance(device_ids, nn.Module | Tensor):
+        raise InvalidArgumentError(
+            f"device_ids is a {type(device_ids).__name__}: the third positional argument is "
+            "device_ids, as in Captum's LayerGradCam (forward_func, layer, device_ids=None); "
+            "pass the classifier as a keyword, classifier=... (the 0.1 order "
+            "(forward_func, layer, classifier, device_ids) is gone)."
+        )
+    if not isinstance(device_ids, list | tuple) or not all(
+        isinstance(index, int) and not isinstance(index, bool) for index in device_ids
+    ):
+        raise InvalidArgumentError(
+            f"device_ids={device_ids!r} must be a list of int device indices (the DataParallel "
+            "device_ids), or None."
+        )
 
 
 def _logits(output: object, num_examples: int, num_classes: int) -> Tensor:
@@ -197,42 +245,55 @@ class LayerClassActivationMap(FCWeightAttribution):
         additional_forward_args: object | None = None,
         attribute_to_layer_input: bool = False,
         relu_attributions: bool = False,
-    ) -> Tensor | tuple[Tensor, ...]:
+        attr_dim_summation: bool = True,
+        grad_kwargs: dict[str, Any] | None = None,
+    ) -> Tensor:
         r"""Compute the class activation maps of ``target`` for ``inputs``.
 
         The weights of class :math:`y` are the row :math:`W_y` of the classifier weight; the map
-        is their weighted sum of the layer's channels.
+        is their weighted sum of the layer's channels, :math:`\sum_c W_{y,c} F_c`.
 
         Args:
             inputs (Tensor or tuple[Tensor, ...]): Input for which attributions are computed.
                         If forward_func takes a single tensor, a single tensor; if it takes
                         several, a tuple of them. Dimension 0 of every tensor is the batch.
-            target (int, list[int], or Tensor): The class to explain for each example:
-                        an int or a 0-d / one-element tensor (the same class for every example),
-                        or a list of ints or a 1-D tensor with one class per example. ``None``
-                        is rejected: Captum never takes the argmax for you; pass
-                        ``target=model(inputs).argmax(1)`` to explain the predicted classes.
-                        Tuples (multi-indices) are rejected too.
+            target (int, tuple, Tensor, or list): The class to explain for each example, in
+                        every form :class:`captum.attr.LayerGradCam` accepts on a ``(N, K)``
+                        output: an int, a 0-d / one-element tensor or a 1-tuple ``(c,)`` (the
+                        same class for every example; negative values count from the end), a
+                        list of ints or a 1-D tensor with one class per example, or a list of
+                        1-tuples ``[(c1,), (c2,), ...]``. ``None`` is rejected: Captum never
+                        takes the argmax for you; pass ``target=model(inputs).argmax(1)`` to
+                        explain the predicted classes. See :mod:`infocam_captum.targets`.
             additional_forward_args (Any, optional): Arguments passed to forward_func after
                         ``inputs`` (a single value or a tuple), with dimension 0 as the batch for
                         tensors. Default: None
             attribute_to_layer_input (bool, optional): Explain the layer's input instead of its
                         output. Default: False
-            relu_attributions (bool, optional): Apply a ReLU to the maps (keeping only the
-                        evidence for the class). Default: False
+            relu_attributions (bool, optional): Apply a ReLU to the result (keeping only the
+                        evidence for the class); with ``attr_dim_summation=False`` to each
+                        channel's contribution, as LayerGradCam does. Default: False
+            attr_dim_summation (bool, optional): ``True``: sum the channels' contributions
+                        into one map. ``False``: return the contributions
+                        :math:`W_{y,c} F_c` of every channel, ``(N, C, h, w)``, whose sum over
+                        dimension 1 is the map (which channels carry the evidence).
+                        Default: True
+            grad_kwargs (dict, optional): Accepted for LayerGradCam compatibility and unused:
+                        CAM takes no gradient. Default: None
 
         Returns:
-            *Tensor* or *tuple[Tensor]* of **attributions**:
+            *Tensor* of **attributions**:
             - **attributions** (*Tensor*): ``(N, 1, h, w)`` signed maps at the layer's
-              resolution, detached from autograd. When ``inputs`` is a tuple, a 1-tuple holding
-              that tensor (so that metrics which iterate over the explanation of tuple inputs,
-              like ``captum.metrics.sensitivity_max``, work at any batch size).
+              resolution (``(N, C, h, w)`` with ``attr_dim_summation=False``), detached from
+              autograd. A Tensor whatever the form of ``inputs``, as LayerGradCam returns for a
+              layer with one output tensor.
 
         Raises:
-            TargetError: ``target`` is missing, a tuple, of the wrong length or out of range.
+            TargetError: ``target`` is missing, of a form Captum refuses on a ``(N, K)`` output,
+                of the wrong length or out of range.
             HeadNotFoundError: no GAP -> Linear head reads the layer (automatic head only).
-            InvalidArgumentError: the layer output is not one ``(N, C, h, w)`` tensor, or an
-                explicit ``classifier`` does not fit it.
+            InvalidArgumentError: the layer output is not one ``(N, C, h, w)`` tensor, the layer
+                did not run, or an explicit ``classifier`` does not fit it.
 
         Examples::
 
@@ -249,4 +310,5 @@ class LayerClassActivationMap(FCWeightAttribution):
             additional_forward_args,
             attribute_to_layer_input,
             relu_attributions,
+            attr_dim_summation,
         )

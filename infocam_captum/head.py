@@ -30,9 +30,9 @@ torchvision VGG, MobileNetV3, ConvNeXt      none: an MLP head or a LayerNorm aft
 ==========================================  ====================================================
 
 EfficientNet-Lite (``efficientnet_lite_pytorch``) reuses one ReLU6 module, ``_swish``, at the stem
-and again after ``_bn1`` at the head. Captum keeps the last call of a hooked module, which is the
-head's, so ``model._swish`` gives exactly the pooled features (the check confirms it on every
-call); ``model._bn1`` is pre-ReLU6 and is rejected.
+and again after ``_bn1`` at the head. The hooked forward pass keeps the last call of a module (as
+Captum does), which is the head's, so ``model._swish`` gives exactly the pooled features (the check
+confirms it on every call); ``model._bn1`` is pre-ReLU6 and is rejected.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from infocam_captum import _captum_compat as compat
+from infocam_captum._layer_forward import ModuleCall, forward_with_layer
 from infocam_captum.exceptions import HeadNotFoundError, InvalidArgumentError
 
 Activation = Literal["identity", "relu"]
@@ -117,7 +118,7 @@ def _describe(name: str, linear: nn.Linear) -> str:
 def match_head(
     layer_output: Tensor,
     model_output: object,
-    calls: Mapping[str, compat.ModuleCall | None],
+    calls: Mapping[str, ModuleCall | None],
     candidates: Mapping[str, nn.Linear],
     model_training: bool = False,
 ) -> ClassifierHead:
@@ -267,18 +268,17 @@ def find_classifier(
             f"{type(model).__name__} has no nn.Linear module, so it has no GAP -> Linear head; "
             "pass classifier= with the (K, C) weight that maps pooled features to logits."
         )
-    with torch.no_grad():
-        record = compat.forward_with_layer(
-            model,
-            compat.format_inputs(inputs),
-            layer,
-            additional_forward_args=compat.format_additional_forward_args(additional_forward_args),
-            device_ids=device_ids,
-            attribute_to_layer_input=attribute_to_layer_input,
-            watch=candidates.values(),
-        )
+    record = forward_with_layer(
+        model,
+        compat.format_inputs(inputs),
+        layer,
+        compat.format_additional_forward_args(additional_forward_args),
+        device_ids=device_ids,
+        attribute_to_layer_input=attribute_to_layer_input,
+        watch=candidates.values(),
+    )
     return match_head(
-        single_feature_map(record.layer_outputs),
+        single_feature_map(record.layer_tensors),
         record.output,
         {name: record.calls.get(module) for name, module in candidates.items()},
         candidates,

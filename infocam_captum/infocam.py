@@ -9,6 +9,8 @@ infoCAM+ with the least likely class; both then sum every ``window`` x ``window`
 
 from __future__ import annotations
 
+from typing import Any
+
 from captum.log import log_usage
 from torch import Tensor
 
@@ -48,10 +50,13 @@ class LayerInfoCam(FCWeightAttribution):
         additional_forward_args: object | None = None,
         attribute_to_layer_input: bool = False,
         relu_attributions: bool = False,
+        attr_dim_summation: bool = True,
+        grad_kwargs: dict[str, Any] | None = None,
+        *,
         window: int = 3,
         padding: Padding = "same",
         classes: ClassesType = None,
-    ) -> Tensor | tuple[Tensor, ...]:
+    ) -> Tensor:
         r"""Compute the infoCAM maps of ``target`` for ``inputs``.
 
         The weights of class :math:`y` are :math:`W_y - \frac{1}{|S|-1}\sum_{y' \in S
@@ -62,44 +67,56 @@ class LayerInfoCam(FCWeightAttribution):
             inputs (Tensor or tuple[Tensor, ...]): Input for which attributions are computed.
                         If forward_func takes a single tensor, a single tensor; if it takes
                         several, a tuple of them. Dimension 0 of every tensor is the batch.
-            target (int, list[int], or Tensor): The class to explain for each example:
-                        an int or a 0-d / one-element tensor (the same class for every example),
-                        or a list of ints or a 1-D tensor with one class per example. ``None``
-                        is rejected: Captum never takes the argmax for you; pass
-                        ``target=model(inputs).argmax(1)`` to explain the predicted classes.
-                        Tuples (multi-indices) are rejected too.
+            target (int, tuple, Tensor, or list): The class to explain for each example, in
+                        every form :class:`captum.attr.LayerGradCam` accepts on a ``(N, K)``
+                        output: an int, a 0-d / one-element tensor or a 1-tuple ``(c,)`` (the
+                        same class for every example; negative values count from the end), a
+                        list of ints or a 1-D tensor with one class per example, or a list of
+                        1-tuples ``[(c1,), (c2,), ...]``. ``None`` is rejected: Captum never
+                        takes the argmax for you; pass ``target=model(inputs).argmax(1)`` to
+                        explain the predicted classes. See :mod:`infocam_captum.targets`.
             additional_forward_args (Any, optional): Arguments passed to forward_func after
                         ``inputs`` (a single value or a tuple), with dimension 0 as the batch for
                         tensors. Default: None
             attribute_to_layer_input (bool, optional): Explain the layer's input instead of its
                         output. Default: False
-            relu_attributions (bool, optional): Apply a ReLU to the final (region-summed) maps.
-                        Default: False
-            window (int, optional): Side ``k`` of the square region summed at every position;
-                        ``1`` disables the region sum. The authors used ``k = 4`` on 14 x 14 CUB
-                        maps and ``k = 3`` on 4 x 4 Tiny-ImageNet maps. Default: 3
-            padding (str, optional): ``"same"``: the output keeps the layer's ``h x w`` and stays
-                        aligned with it, like LayerGradCam, so ``LayerAttribution.interpolate``
-                        places it correctly; an even ``k`` covers one more cell to the right and
-                        below (cells ``o - (k-1)//2 .. o + k//2``). ``"full"``: zero padding
+            relu_attributions (bool, optional): Apply a ReLU to the final (region-summed)
+                        result; with ``attr_dim_summation=False`` to each channel's
+                        contribution, as LayerGradCam does. Default: False
+            attr_dim_summation (bool, optional): ``True``: sum the channels' contributions
+                        into one map. ``False``: return every channel's region-summed
+                        contribution ``(N, C, h', w')`` (channel ``c`` is the window sum of
+                        :math:`w_c F_c`), whose sum over dimension 1 is the map (which channels
+                        carry the evidence). Default: True
+            grad_kwargs (dict, optional): Accepted for LayerGradCam compatibility and unused:
+                        the method takes no gradient. Default: None
+            window (int, optional): Keyword-only. Side ``k`` of the square region summed at
+                        every position; ``1`` disables the region sum. The authors used
+                        ``k = 4`` on 14 x 14 CUB maps and ``k = 3`` on 4 x 4 Tiny-ImageNet maps.
+                        Default: 3
+            padding (str, optional): Keyword-only. ``"same"``: the output keeps the layer's
+                        ``h x w`` and stays aligned with it, like LayerGradCam, so
+                        ``LayerAttribution.interpolate`` places it correctly; an even ``k``
+                        covers one more cell to the right and below (cells
+                        ``o - (k-1)//2 .. o + k//2``). ``"full"``: zero padding
                         ``k - 1``, output ``(h + k - 1) x (w + k - 1)``, exactly the authors'
                         code (stretched over the image, it shrinks the map towards the centre).
                         Default: ``"same"``
-            classes (Sequence[int] or Tensor, optional): Restrict "the other classes" to this
-                        subset (e.g. the 200 Tiny-ImageNet classes inside an ImageNet-1k head);
-                        every target must belong to it. Default: None (all classes)
+            classes (Sequence[int] or Tensor, optional): Keyword-only. Restrict "the other
+                        classes" to this subset (e.g. the 200 Tiny-ImageNet classes inside an
+                        ImageNet-1k head); every target must belong to it. Default: None (all
+                        classes)
 
         Returns:
-            *Tensor* or *tuple[Tensor]* of **attributions**:
+            *Tensor* of **attributions**:
             - **attributions** (*Tensor*): ``(N, 1, h', w')`` signed, unnormalised maps detached
-              from autograd; ``h' = h`` with ``padding="same"``, ``h + window - 1`` with
-              ``"full"``. When ``inputs`` is a tuple, a 1-tuple holding that tensor (so that
-              metrics which iterate over the explanation of tuple inputs, like
-              ``captum.metrics.sensitivity_max``, work at any batch size).
+              from autograd (``(N, C, h', w')`` with ``attr_dim_summation=False``); ``h' = h``
+              with ``padding="same"``, ``h + window - 1`` with ``"full"``. A Tensor whatever the
+              form of ``inputs``, as LayerGradCam returns for a layer with one output tensor.
 
         Raises:
-            TargetError: ``target`` is missing, a tuple, of the wrong length, out of range or not
-                in ``classes``.
+            TargetError: ``target`` is missing, of a form Captum refuses on a ``(N, K)`` output,
+                of the wrong length, out of range or not in ``classes``.
             HeadNotFoundError: no GAP -> Linear head reads the layer (automatic head only).
             InvalidArgumentError: a bad ``window``, ``padding`` or ``classes``; the layer output
                 is not one ``(N, C, h, w)`` tensor, or an explicit ``classifier`` does not fit.
@@ -119,11 +136,11 @@ class LayerInfoCam(FCWeightAttribution):
             additional_forward_args,
             attribute_to_layer_input,
             relu_attributions,
+            attr_dim_summation,
             window,
             padding,
             classes,
         )
-
 
 
 class LayerInfoCamPlus(FCWeightAttribution):
@@ -152,10 +169,13 @@ class LayerInfoCamPlus(FCWeightAttribution):
         additional_forward_args: object | None = None,
         attribute_to_layer_input: bool = False,
         relu_attributions: bool = False,
+        attr_dim_summation: bool = True,
+        grad_kwargs: dict[str, Any] | None = None,
+        *,
         window: int = 3,
         padding: Padding = "same",
         classes: ClassesType = None,
-    ) -> Tensor | tuple[Tensor, ...]:
+    ) -> Tensor:
         r"""Compute the infoCAM+ maps of ``target`` for ``inputs``.
 
         The weights of class :math:`y` are :math:`W_y - W_{y_{min}}`, with :math:`y_{min}` the
@@ -166,44 +186,56 @@ class LayerInfoCamPlus(FCWeightAttribution):
             inputs (Tensor or tuple[Tensor, ...]): Input for which attributions are computed.
                         If forward_func takes a single tensor, a single tensor; if it takes
                         several, a tuple of them. Dimension 0 of every tensor is the batch.
-            target (int, list[int], or Tensor): The class to explain for each example:
-                        an int or a 0-d / one-element tensor (the same class for every example),
-                        or a list of ints or a 1-D tensor with one class per example. ``None``
-                        is rejected: Captum never takes the argmax for you; pass
-                        ``target=model(inputs).argmax(1)`` to explain the predicted classes.
-                        Tuples (multi-indices) are rejected too.
+            target (int, tuple, Tensor, or list): The class to explain for each example, in
+                        every form :class:`captum.attr.LayerGradCam` accepts on a ``(N, K)``
+                        output: an int, a 0-d / one-element tensor or a 1-tuple ``(c,)`` (the
+                        same class for every example; negative values count from the end), a
+                        list of ints or a 1-D tensor with one class per example, or a list of
+                        1-tuples ``[(c1,), (c2,), ...]``. ``None`` is rejected: Captum never
+                        takes the argmax for you; pass ``target=model(inputs).argmax(1)`` to
+                        explain the predicted classes. See :mod:`infocam_captum.targets`.
             additional_forward_args (Any, optional): Arguments passed to forward_func after
                         ``inputs`` (a single value or a tuple), with dimension 0 as the batch for
                         tensors. Default: None
             attribute_to_layer_input (bool, optional): Explain the layer's input instead of its
                         output. Default: False
-            relu_attributions (bool, optional): Apply a ReLU to the final (region-summed) maps.
-                        Default: False
-            window (int, optional): Side ``k`` of the square region summed at every position;
-                        ``1`` disables the region sum. The authors used ``k = 4`` on 14 x 14 CUB
-                        maps and ``k = 3`` on 4 x 4 Tiny-ImageNet maps. Default: 3
-            padding (str, optional): ``"same"``: the output keeps the layer's ``h x w`` and stays
-                        aligned with it, like LayerGradCam, so ``LayerAttribution.interpolate``
-                        places it correctly; an even ``k`` covers one more cell to the right and
-                        below (cells ``o - (k-1)//2 .. o + k//2``). ``"full"``: zero padding
+            relu_attributions (bool, optional): Apply a ReLU to the final (region-summed)
+                        result; with ``attr_dim_summation=False`` to each channel's
+                        contribution, as LayerGradCam does. Default: False
+            attr_dim_summation (bool, optional): ``True``: sum the channels' contributions
+                        into one map. ``False``: return every channel's region-summed
+                        contribution ``(N, C, h', w')`` (channel ``c`` is the window sum of
+                        :math:`w_c F_c`), whose sum over dimension 1 is the map (which channels
+                        carry the evidence). Default: True
+            grad_kwargs (dict, optional): Accepted for LayerGradCam compatibility and unused:
+                        the method takes no gradient. Default: None
+            window (int, optional): Keyword-only. Side ``k`` of the square region summed at
+                        every position; ``1`` disables the region sum. The authors used
+                        ``k = 4`` on 14 x 14 CUB maps and ``k = 3`` on 4 x 4 Tiny-ImageNet maps.
+                        Default: 3
+            padding (str, optional): Keyword-only. ``"same"``: the output keeps the layer's
+                        ``h x w`` and stays aligned with it, like LayerGradCam, so
+                        ``LayerAttribution.interpolate`` places it correctly; an even ``k``
+                        covers one more cell to the right and below (cells
+                        ``o - (k-1)//2 .. o + k//2``). ``"full"``: zero padding
                         ``k - 1``, output ``(h + k - 1) x (w + k - 1)``, exactly the authors'
                         code (stretched over the image, it shrinks the map towards the centre).
                         Default: ``"same"``
-            classes (Sequence[int] or Tensor, optional): Restrict "the other classes" to this
-                        subset (e.g. the 200 Tiny-ImageNet classes inside an ImageNet-1k head);
-                        every target must belong to it. Default: None (all classes)
+            classes (Sequence[int] or Tensor, optional): Keyword-only. Restrict "the other
+                        classes" to this subset (e.g. the 200 Tiny-ImageNet classes inside an
+                        ImageNet-1k head); every target must belong to it. Default: None (all
+                        classes)
 
         Returns:
-            *Tensor* or *tuple[Tensor]* of **attributions**:
+            *Tensor* of **attributions**:
             - **attributions** (*Tensor*): ``(N, 1, h', w')`` signed, unnormalised maps detached
-              from autograd; ``h' = h`` with ``padding="same"``, ``h + window - 1`` with
-              ``"full"``. When ``inputs`` is a tuple, a 1-tuple holding that tensor (so that
-              metrics which iterate over the explanation of tuple inputs, like
-              ``captum.metrics.sensitivity_max``, work at any batch size).
+              from autograd (``(N, C, h', w')`` with ``attr_dim_summation=False``); ``h' = h``
+              with ``padding="same"``, ``h + window - 1`` with ``"full"``. A Tensor whatever the
+              form of ``inputs``, as LayerGradCam returns for a layer with one output tensor.
 
         Raises:
-            TargetError: ``target`` is missing, a tuple, of the wrong length, out of range or not
-                in ``classes``.
+            TargetError: ``target`` is missing, of a form Captum refuses on a ``(N, K)`` output,
+                of the wrong length, out of range or not in ``classes``.
             HeadNotFoundError: no GAP -> Linear head reads the layer (automatic head only).
             InvalidArgumentError: a bad ``window``, ``padding`` or ``classes``; the layer output
                 is not one ``(N, C, h, w)`` tensor, or an explicit ``classifier`` does not fit.
@@ -222,8 +254,8 @@ class LayerInfoCamPlus(FCWeightAttribution):
             additional_forward_args,
             attribute_to_layer_input,
             relu_attributions,
+            attr_dim_summation,
             window,
             padding,
             classes,
         )
-

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -31,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from infocam_captum.exceptions import InvalidArgumentError, TargetError
+from infocam_captum.targets import Target, class_indices
 
 Method = Literal["cam", "infocam", "infocam+"]
 Padding = Literal["same", "full"]
@@ -43,82 +45,6 @@ PADDINGS: tuple[Padding, ...] = ("same", "full")
 
 ClassesType = Sequence[int] | Tensor | None
 """A subset of class indices (1-D, distinct, at least two), or ``None`` for every class."""
-
-_ARGMAX_HINT = (
-    "Captum never takes the argmax for you; to explain the predicted class pass it "
-    "explicitly, e.g. target=model(inputs).argmax(1) (or logits.argmax(1))."
-)
-
-
-def as_target_tensor(
-    target: object, num_examples: int, num_classes: int | None, device: torch.device | None = None
-) -> Tensor:
-    """One class index per example from a Captum-style ``target``.
-
-    Args:
-        target (int, list[int], or Tensor): ``int`` or 0-d / one-element tensor: the same class
-                    for every example; ``list[int]`` or 1-D tensor of length ``num_examples``:
-                    one class per example. Captum's ``None`` (no target) and tuple targets (a
-                    multi-index into a many-dimensional output) have no meaning for a classifier
-                    head and are rejected.
-        num_examples (int): Batch size ``N``.
-        num_classes (int or None): Number of classes ``K``; every index must lie in ``[0, K)``
-                    (``None``: only negative indices are rejected).
-        device (torch.device, optional): Device of the returned tensor. Default: the tensor's
-                    own device for tensor targets, else the CPU.
-
-    Returns:
-        Tensor: ``(N,)`` int64 class indices.
-
-    Raises:
-        TargetError: ``None``, a tuple, a bool, a float tensor, a list or tensor whose length is
-            neither 1 nor ``N``, or an index outside ``[0, K)``.
-    """
-    if target is None:
-        raise TargetError(f"target=None: a class to explain is needed. {_ARGMAX_HINT}")
-    if isinstance(target, tuple):
-        raise TargetError(
-            f"target={target!r}: a tuple is a multi-index into a many-dimensional output; a "
-            "classifier head needs one class index per example (an int, a list of ints or a 1-D "
-            "tensor)."
-        )
-    if isinstance(target, Tensor):
-        if target.dtype == torch.bool or target.is_floating_point() or target.is_complex():
-            raise TargetError(
-                f"target tensor has dtype {target.dtype}; class indices are integers."
-            )
-        if target.dim() > 1:
-            raise TargetError(
-                f"target tensor has shape {tuple(target.shape)}; expected a 0-d tensor or a 1-D "
-                "tensor with one class per example."
-            )
-        indices = target.reshape(-1).to(device=device, dtype=torch.long)
-    elif isinstance(target, bool) or not isinstance(target, numbers.Integral | list):
-        raise TargetError(
-            f"target of type {type(target).__name__} is not supported; pass an int, a list of "
-            "ints or a 1-D integer tensor."
-        )
-    elif isinstance(target, list):
-        if not all(isinstance(t, numbers.Integral) and not isinstance(t, bool) for t in target):
-            raise TargetError("a target list must hold one int class index per example.")
-        indices = torch.tensor([int(t) for t in target], dtype=torch.long, device=device)
-    else:
-        indices = torch.tensor([int(target)], dtype=torch.long, device=device)
-    if indices.numel() not in (1, num_examples):
-        raise TargetError(
-            f"target holds {indices.numel()} classes for a batch of {num_examples} examples; pass "
-            "one class for all examples or exactly one per example."
-        )
-    invalid = indices < 0 if num_classes is None else (indices < 0) | (indices >= num_classes)
-    if bool(invalid.any()):
-        bad = sorted({int(t) for t in indices[invalid].tolist()})
-        valid = "0 or more" if num_classes is None else f"0..{num_classes - 1}"
-        raise TargetError(
-            f"target class(es) {bad} out of range (valid indices: {valid}"
-            + ("" if num_classes is None else f"; the classifier has {num_classes} classes")
-            + ")."
-        )
-    return indices.expand(num_examples)
 
 
 def as_class_subset(classes: ClassesType, num_classes: int, device: torch.device) -> Tensor | None:
@@ -217,7 +143,8 @@ def class_weights(
 
     Args:
         weight (Tensor): ``(K, C)`` classifier weight.
-        target (Tensor): ``(B,)`` int64 classes in ``[0, K)`` (see :func:`as_target_tensor`).
+        target (Tensor): ``(B,)`` int64 classes in ``[0, K)`` (see
+                    :func:`infocam_captum.targets.class_indices`).
         method (str): ``"cam"``, ``"infocam"`` or ``"infocam+"``.
         logits (Tensor, optional): ``(B, K)``; required for ``"infocam+"``. Default: None
         classes (Sequence[int] or Tensor, optional): The subset ``S`` that "the other classes"
@@ -299,7 +226,7 @@ def fc_weight_maps(
     features: Tensor,
     logits: Tensor | None,
     weight: Tensor,
-    target: Tensor | int | Sequence[int],
+    target: Target,
     methods: Sequence[Method] = METHODS,
     window: int = 3,
     padding: Padding = "same",
@@ -318,7 +245,9 @@ def fc_weight_maps(
                     :class:`~infocam_captum.head.ClassifierHead`).
         logits (Tensor or None): ``(B, K)`` model output; only ``"infocam+"`` reads it.
         weight (Tensor): ``(K, C)`` weight of the Linear after the pooling.
-        target (Tensor, int, or Sequence[int]): ``(B,)`` classes to explain (or one for all).
+        target (int, tuple, list, or Tensor): The classes to explain, in any form Captum's
+                    ``LayerGradCam`` accepts on a ``(B, K)`` output (see
+                    :mod:`infocam_captum.targets`).
         methods (Sequence[str]): Any of ``"cam"``, ``"infocam"``, ``"infocam+"``.
                     Default: all three
         window (int): Region size of the infoCAM methods (CAM is never region-summed); see
@@ -343,6 +272,99 @@ def fc_weight_maps(
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise InvalidArgumentError(f"unknown method(s) {unknown}; expected a subset of {METHODS}.")
+    batch = _prepare(features, logits, weight, target, methods, window, padding, classes)
+    # Autocast would recast the channel sum to float16/bfloat16 (overflow above 65504): the maps
+    # are computed in the promoted dtype of the inputs whatever the caller's autocast state.
+    with torch.autocast(device_type=features.device.type, enabled=False):
+        stacked = torch.stack(
+            [
+                _class_weights(batch.weight, batch.target, m, batch.logits, batch.subset)
+                for m in methods
+            ],
+            dim=1,
+        )
+        maps = torch.einsum("bmc,bchw->bmhw", stacked, batch.features)
+        summed = [i for i, m in enumerate(methods) if m != "cam"]
+        if summed:
+            maps_summed = region_sum(maps[:, summed], window, padding)
+    out: dict[Method, Tensor] = {}
+    for index, method in enumerate(methods):
+        if method == "cam":
+            out[method] = maps[:, index : index + 1]
+        else:
+            position = summed.index(index)
+            out[method] = maps_summed[:, position : position + 1]
+    return out
+
+
+def fc_weight_channel_maps(
+    features: Tensor,
+    logits: Tensor | None,
+    weight: Tensor,
+    target: Target,
+    method: Method,
+    window: int = 3,
+    padding: Padding = "same",
+    classes: ClassesType = None,
+) -> Tensor:
+    r"""Per-channel contributions of one method: which channels carry the evidence.
+
+    Channel ``c`` of the result is :math:`w_c F_c`, with :math:`w` the method's weights of
+    :func:`class_weights` (for ``"infocam"`` and ``"infocam+"`` then summed over every
+    ``window`` x ``window`` region, channel by channel). The sum over channels,
+    ``.sum(1, keepdim=True)``, is the map of :func:`fc_weight_maps` (up to the rounding of the
+    summation order; exactly on integer-valued data).
+
+    Args:
+        features (Tensor): ``(B, C, h, w)`` activations, as in :func:`fc_weight_maps`.
+        logits (Tensor or None): ``(B, K)`` model output; only ``"infocam+"`` reads it.
+        weight (Tensor): ``(K, C)`` weight of the Linear after the pooling.
+        target (int, tuple, list, or Tensor): The classes to explain (Captum's forms).
+        method (str): ``"cam"``, ``"infocam"`` or ``"infocam+"``.
+        window (int): Region size of the infoCAM methods; see :func:`region_sum`. Default: 3
+        padding (str): ``"same"`` or ``"full"``; see :func:`region_sum`. Default: ``"same"``
+        classes (Sequence[int] or Tensor, optional): The subset "the other classes" come from.
+                    Default: None
+
+    Returns:
+        Tensor: ``(B, C, h', w')`` in the promoted dtype of ``features`` and ``weight``.
+
+    Raises:
+        InvalidArgumentError: shapes that do not fit, an unknown method, window or padding.
+        TargetError: a target out of range or outside ``classes``.
+    """
+    if method not in METHODS:
+        raise InvalidArgumentError(f"unknown method {method!r}; expected one of {METHODS}.")
+    batch = _prepare(features, logits, weight, target, (method,), window, padding, classes)
+    with torch.autocast(device_type=features.device.type, enabled=False):
+        weights = _class_weights(batch.weight, batch.target, method, batch.logits, batch.subset)
+        contributions = weights[:, :, None, None] * batch.features
+        if method == "cam":
+            return contributions
+        return region_sum(contributions, window, padding)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Validated inputs of the map functions, on ``features``' device in the promoted dtype."""
+
+    features: Tensor
+    logits: Tensor | None
+    weight: Tensor
+    target: Tensor
+    subset: Tensor | None
+
+
+def _prepare(
+    features: Tensor,
+    logits: Tensor | None,
+    weight: Tensor,
+    target: Target,
+    methods: Sequence[Method],
+    window: int,
+    padding: Padding,
+    classes: ClassesType,
+) -> _Batch:
     _check_window(window, padding)
     if features.dim() != 4:
         raise InvalidArgumentError(
@@ -362,28 +384,14 @@ def fc_weight_maps(
             f"infocam+ needs logits of shape ({batch}, {num_classes}), got {shape}."
         )
     dtype = torch.promote_types(features.dtype, weight.dtype)
-    weight = weight.to(device=features.device, dtype=dtype)
-    target = as_target_tensor(target, batch, num_classes, features.device)
+    indices = class_indices(target, batch, num_classes, features.device)
     subset = as_class_subset(classes, num_classes, features.device)
     if subset is not None:
-        _positions_in_subset(target, subset, num_classes)
-    if logits is not None:
-        logits = logits.to(features.device)
-    # Autocast would recast the channel sum to float16/bfloat16 (overflow above 65504): the maps
-    # are computed in the promoted dtype of the inputs whatever the caller's autocast state.
-    with torch.autocast(device_type=features.device.type, enabled=False):
-        stacked = torch.stack(
-            [_class_weights(weight, target, m, logits, subset) for m in methods], dim=1
-        )
-        maps = torch.einsum("bmc,bchw->bmhw", stacked, features.to(dtype))
-        summed = [i for i, m in enumerate(methods) if m != "cam"]
-        if summed:
-            maps_summed = region_sum(maps[:, summed], window, padding)
-    out: dict[Method, Tensor] = {}
-    for index, method in enumerate(methods):
-        if method == "cam":
-            out[method] = maps[:, index : index + 1]
-        else:
-            position = summed.index(index)
-            out[method] = maps_summed[:, position : position + 1]
-    return out
+        _positions_in_subset(indices, subset, num_classes)
+    return _Batch(
+        features=features.to(dtype),
+        logits=None if logits is None else logits.to(features.device),
+        weight=weight.to(device=features.device, dtype=dtype),
+        target=indices,
+        subset=subset,
+    )

@@ -91,9 +91,9 @@ def test_target_types_give_the_same_maps():
     ("target", "message"),
     [
         (None, "never takes the argmax"),
-        ((0, 1), "tuple"),
-        (3, "out of range"),
-        ([0, 1, 2], "3 classes for a batch of 2"),
+        ((0, 1), "holds 2 indices"),
+        (3, "out of range for K=3 classes"),
+        ([0, 1, 2], "holds 3 entries for a batch of N=2"),
     ],
 )
 def test_bad_targets_raise_target_error(target, message):
@@ -122,7 +122,7 @@ def test_hooks_are_removed_after_success_and_after_exceptions():
     with pytest.raises(RuntimeError, match="boom"):
         LayerInfoCamPlus(failing, failing.layer).attribute(x, target=1)
     assert hooks_left(failing) == 0
-    with pytest.raises(TargetError):  # raised after the forward pass (K unknown before it)
+    with pytest.raises(TargetError, match="K=5"):  # raised after the forward (K unknown before)
         LayerInfoCam(model, model.layer).attribute(x, target=7)
     assert hooks_left(model) == 0
     stranger = nn.Conv2d(3, 3, 1)
@@ -173,12 +173,101 @@ def test_a_function_forward_needs_an_explicit_classifier():
     assert bound.attribute(torch.randn(1, 3, 8, 8), target=0).shape == (1, 1, 4, 4)
 
 
-def test_tuple_inputs_give_a_one_tuple():
+def test_tuple_inputs_give_a_tensor_as_layer_grad_cam_does():
     model = GapFcToy()
     x = toy_input()
     out = LayerClassActivationMap(model, model.features).attribute((x,), target=0)
-    assert isinstance(out, tuple) and len(out) == 1
-    assert out[0].tolist() == [[[[1.0, 4.0], [5.0, 4.0]]]]
+    assert type(out) is torch.Tensor
+    assert out.tolist() == [[[[1.0, 4.0], [5.0, 4.0]]]]
+
+
+def test_channel_contributions_on_the_toy_model():
+    model = GapFcToy()
+    cam = LayerClassActivationMap(model, model.features)
+    x = toy_input()
+    # W[1] = [3, -1]: channel 0 = 3 * [[1,2],[3,4]], channel 1 = -1 * [[0,1],[1,0]].
+    channels = cam.attribute(x, target=1, attr_dim_summation=False)
+    assert channels.tolist() == [[[[3.0, 6.0], [9.0, 12.0]], [[0.0, -1.0], [-1.0, 0.0]]]]
+    assert torch.equal(channels.sum(1, keepdim=True), cam.attribute(x, target=1))
+    # relu_attributions applies to each channel's contribution, as in LayerGradCam.
+    positive = cam.attribute(x, target=1, relu_attributions=True, attr_dim_summation=False)
+    assert positive.tolist() == [[[[3.0, 6.0], [9.0, 12.0]], [[0.0, 0.0], [0.0, 0.0]]]]
+    info = LayerInfoCam(model, model.features)
+    # infoCAM weights for y=1: W[1] - (W[0] + W[2]) / 2 = [2.5, -2.5]; window 2, "full".
+    info_channels = info.attribute(
+        x, target=1, attr_dim_summation=False, window=2, padding="full"
+    )
+    assert info_channels[0, 0].tolist() == [
+        [2.5, 7.5, 5.0], [10.0, 25.0, 15.0], [7.5, 17.5, 10.0]
+    ]
+    assert torch.equal(
+        info_channels.sum(1, keepdim=True), info.attribute(x, target=1, window=2, padding="full")
+    )
+
+
+def test_grad_kwargs_are_accepted_and_unused():
+    model = GapFcToy()
+    cam = LayerClassActivationMap(model, model.features)
+    x = toy_input()
+    assert torch.equal(
+        cam.attribute(x, 0, None, False, False, True, {"retain_graph": True}),
+        cam.attribute(x, target=0),
+    )
+
+
+def test_attr_dim_summation_must_be_a_bool():
+    model = GapFcToy()
+    with pytest.raises(InvalidArgumentError, match="window, padding and classes are keyword-only"):
+        LayerInfoCam(model, model.features).attribute(toy_input(), 0, None, False, False, 3)
+
+
+def test_constructor_takes_captums_order_and_classifier_by_keyword():
+    model = SmallCnn().eval()
+    x = torch.randn(2, 3, 8, 8)
+    by_position = LayerInfoCam(model, model.layer, [0])
+    assert by_position.device_ids == [0]
+    by_keyword = LayerInfoCam(model, model.layer, device_ids=None, classifier=model.fc)
+    assert by_keyword.classifier is model.fc
+    torch.testing.assert_close(
+        by_position.attribute(x, target=[1, 2]), by_keyword.attribute(x, target=[1, 2])
+    )
+    with pytest.raises(InvalidArgumentError, match=r"classifier as a keyword, classifier=\.\.\."):
+        LayerInfoCam(model, model.layer, model.fc)  # the 0.1 order
+    with pytest.raises(InvalidArgumentError, match=r"the 0\.1 order"):
+        LayerInfoCam(model, model.layer, model.fc.weight)
+    with pytest.raises(InvalidArgumentError, match="list of int device indices"):
+        LayerInfoCam(model, model.layer, "cuda:0")
+    with pytest.raises(TypeError):
+        LayerInfoCam(model, model.layer, None, model.fc)  # classifier is keyword-only
+
+
+def test_a_list_of_layers_is_refused_at_construction():
+    model = SmallCnn().eval()
+    for layers in ([model.layer, model.conv], (model.layer,), nn.ModuleList([model.layer])):
+        with pytest.raises(InvalidArgumentError, match="explain a single layer"):
+            LayerClassActivationMap(model, layers)
+    with pytest.raises(InvalidArgumentError, match=r"must be an nn\.Module"):
+        LayerClassActivationMap(model, "layer")
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
+@pytest.mark.parametrize("compile_with", ["trace", "script"])
+def test_torchscript_is_refused_with_what_works(compile_with):
+    model = SmallCnn().eval()
+    x = torch.randn(1, 3, 8, 8)
+    scripted = torch.jit.trace(model, x) if compile_with == "trace" else torch.jit.script(model)
+    for forward_func, layer in ((scripted, scripted.layer), (scripted, model.layer),
+                                (model, scripted.layer)):
+        with pytest.raises(InvalidArgumentError) as error:
+            LayerInfoCam(forward_func, layer, classifier=model.fc)
+        assert "hooks cannot run inside a TorchScript graph" in str(error.value)
+        assert "Explain the eager nn.Module" in str(error.value)
+    with pytest.raises(InvalidArgumentError, match="TorchScript"):  # not a HeadNotFoundError
+        LayerInfoCam(scripted, scripted.layer)
+    # A TorchScript model hidden in a plain function is found when its layer never runs.
+    hidden = LayerInfoCam(lambda inputs: scripted(inputs), model.layer, classifier=model.fc)
+    with pytest.raises(InvalidArgumentError, match="TorchScript model never runs hooks"):
+        hidden.attribute(x, target=0)
 
 
 def test_layer_output_must_be_a_feature_map():

@@ -115,13 +115,15 @@ def test_batch_equals_per_example(method):
 
 def test_infocam_plus_needs_logits_from_forward_func():
     model = SmallCnn().eval()
-    probabilities = LayerInfoCamPlus(lambda x: model(x).softmax(1), model.layer, model.fc)
+    probabilities = LayerInfoCamPlus(
+        lambda x: model(x).softmax(1), model.layer, classifier=model.fc
+    )
     logits = LayerInfoCamPlus(model, model.layer)
     x = torch.randn(2, 3, 8, 8)
     # Softmax is monotone: the least likely class, hence the map, is the same.
     torch.testing.assert_close(
         probabilities.attribute(x, target=1), logits.attribute(x, target=1)
     )
-    wrong = LayerInfoCamPlus(lambda x: model(x)[:, :3], model.layer, model.fc)
+    wrong = LayerInfoCamPlus(lambda x: model(x)[:, :3], model.layer, classifier=model.fc)
     with pytest.raises(InvalidArgumentError, match=r"\(2, 5\) logits"):
         wrong.attribute(x, target=1)

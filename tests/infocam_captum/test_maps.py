@@ -11,8 +11,8 @@ from infocam_captum.exceptions import InvalidArgumentError, TargetError
 from infocam_captum.maps import (
     METHODS,
     as_class_subset,
-    as_target_tensor,
     class_weights,
+    fc_weight_channel_maps,
     fc_weight_maps,
     least_likely_class,
     region_sum,
@@ -141,6 +141,45 @@ def test_fc_weight_maps_hand_values_and_shapes():
     torch.testing.assert_close(full["infocam"], loop_region_sum(maps["infocam"], 3, "full"))
 
 
+def test_channel_maps_hand_values_and_their_sum_is_the_map():
+    features = torch.tensor(
+        [[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 1.0], [1.0, 0.0]], [[2.0, 0.0], [0.0, 2.0]]]],
+        dtype=torch.float64,
+    )
+    logits = torch.tensor([[0.0, 1.0, 2.0, -3.0, 4.0]], dtype=torch.float64)
+    cam = fc_weight_channel_maps(features, logits, WEIGHT, 0, "cam")
+    # W[0] = [1, 0, 2]: channel c is W[0, c] * F_c.
+    assert cam.tolist() == [[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]],
+                             [[4.0, 0.0], [0.0, 4.0]]]]
+    plus = fc_weight_channel_maps(features, logits, WEIGHT, 0, "infocam+", window=1)
+    # infoCAM+ weights [3, -1, 1] (see the hand-values test above).
+    assert plus.tolist() == [[[[3.0, 6.0], [9.0, 12.0]], [[0.0, -1.0], [-1.0, 0.0]],
+                              [[2.0, 0.0], [0.0, 2.0]]]]
+    for method in METHODS:
+        for window, padding in ((1, "same"), (2, "same"), (3, "full")):
+            channels = fc_weight_channel_maps(features, logits, WEIGHT, 0, method, window, padding)
+            summed = fc_weight_maps(features, logits, WEIGHT, 0, (method,), window, padding)
+            # Integer-valued data with dyadic weights: the two summation orders agree exactly.
+            assert torch.equal(channels.sum(1, keepdim=True), summed[method])
+    full = fc_weight_channel_maps(features, logits, WEIGHT, 0, "infocam", 3, "full")
+    torch.testing.assert_close(
+        full, loop_region_sum(fc_weight_channel_maps(features, logits, WEIGHT, 0, "infocam", 1), 3,
+                              "full")
+    )
+
+
+def test_channel_maps_sum_to_the_map_on_random_data():
+    features = torch.randn(3, 3, 5, 5, dtype=torch.float64)
+    logits = torch.randn(3, 5, dtype=torch.float64)
+    for method in METHODS:
+        channels = fc_weight_channel_maps(features, logits, WEIGHT, [4, 0, 2], method)
+        assert channels.shape == (3, 3, 5, 5)
+        summed = fc_weight_maps(features, logits, WEIGHT, [4, 0, 2], (method,))[method]
+        torch.testing.assert_close(channels.sum(1, keepdim=True), summed, rtol=0, atol=1e-12)
+    with pytest.raises(InvalidArgumentError, match="unknown method"):
+        fc_weight_channel_maps(features, logits, WEIGHT, 0, "gradcam")
+
+
 def test_fc_weight_maps_batch_equals_per_example():
     features = torch.randn(4, 3, 5, 5, dtype=torch.float64)
     logits = torch.randn(4, 5, dtype=torch.float64)
@@ -213,47 +252,6 @@ def test_fc_weight_maps_rejects_bad_input(kwargs, error):
     arguments.update(kwargs)
     with pytest.raises(error):
         fc_weight_maps(**arguments)
-
-
-@pytest.mark.parametrize(
-    ("target", "expected"),
-    [
-        (2, [2, 2, 2]),
-        (torch.tensor(1), [1, 1, 1]),
-        (torch.tensor([4]), [4, 4, 4]),
-        ([0, 1, 2], [0, 1, 2]),
-        (torch.tensor([3, 0, 1]), [3, 0, 1]),
-    ],
-)
-def test_as_target_tensor_accepts_captum_target_types(target, expected):
-    assert as_target_tensor(target, 3, 5).tolist() == expected
-
-
-@pytest.mark.parametrize(
-    ("target", "message"),
-    [
-        (None, "argmax(1)"),
-        ((1,), "tuple"),
-        (True, "not supported"),
-        (1.0, "not supported"),
-        ([1, 2], "2 classes for a batch of 3"),
-        ([1, "a", 2], "one int"),
-        (torch.tensor([1.0, 2.0, 3.0]), "dtype"),
-        (torch.tensor([[1, 2, 3]]), "shape"),
-        (5, "out of range"),
-        (-1, "out of range"),
-    ],
-)
-def test_as_target_tensor_rejects_with_a_clear_message(target, message):
-    with pytest.raises(TargetError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        as_target_tensor(target, 3, 5)
-
-
-def test_none_target_message_explains_captum_semantics():
-    with pytest.raises(TargetError) as error:
-        as_target_tensor(None, 2, 10)
-    assert "Captum never takes the argmax" in str(error.value)
-    assert "target=model(inputs).argmax(1)" in str(error.value)
 
 
 def test_class_subset_accepts_tensors_and_sequences():
