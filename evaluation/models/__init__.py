@@ -1,0 +1,1 @@
+"""CAM-ready backbones, their checkpoints, and the fine-tuning recipe."""

@@ -1,0 +1,1 @@
+"""Reports of finished runs: checked report data, Markdown, self-contained HTML, figures."""

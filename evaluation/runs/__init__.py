@@ -1,0 +1,1 @@
+"""Evaluation runs: options, the batch loop, resumable state, torchrun, the results file."""
