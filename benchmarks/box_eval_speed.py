@@ -5,7 +5,7 @@ ResNet-50 CAM), one random box each, thresholds 0.00..0.99 step 0.01, V1 and V2,
 convention, CUB's test size (5,794) by default. The brute force is
 :func:`evaluation.localization.reference.reference_counts`, wsolevaluation's loop (one
 ``cv2.findContours`` per map per threshold), run once for V1 and once for V2 as the reference does.
-The evaluator is :class:`evaluation.localization.accumulator.LocalizationAccumulator` (both variants
+The evaluator is :class:`evaluation.localization.LocalizationAccumulator` (both variants
 in one pass: the component-tree sweeps of :mod:`evaluation.localization.component_trees`), on one
 thread and with a pool of ``--workers`` threads (the sweeps release the GIL); its curves must equal
 the brute force's counts exactly, or the script fails. Torch runs on one intra-op thread, and the
@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from evaluation.io import atomic_write_json
-from evaluation.localization.accumulator import LocalizationAccumulator
+from evaluation.localization import LocalizationAccumulator
 from evaluation.localization.reference import reference_counts
 
 FRAME = 224

@@ -24,11 +24,11 @@ The brute force runs one ``cv2.findContours(RETR_TREE)`` per map and threshold. 
 V2's boxes are the outer contours and the holes, plus components nested inside holes. Those are rare
 on CAM-like maps (about one level in 200): when the component count exceeds the number of filled
 components, or two filled components share the largest area (OpenCV's contour order then decides
-V1), the level is reported *unresolved* and the caller runs ``cv2.findContours`` for it. Every
-rectangle is scored against the ground-truth boxes inside the sweep with the IoU of
-:func:`evaluation.localization.boxes.box_iou` (the same float64 operations), so a map's result is
-two rows of 256 values. The sweeps are compiled with numba and release the GIL: threads run maps in
-parallel.
+V1), the level is reported *unresolved* and :mod:`evaluation.localization.sweeps` runs
+``cv2.findContours`` for it. Every rectangle is scored against the ground-truth boxes inside the
+sweep with the IoU of :func:`evaluation.localization.boxes.box_iou` (the same float64 operations),
+so a map's result is two rows of 256 values. The sweeps are compiled with numba and release the GIL:
+threads run maps in parallel.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The report gallery: sample images and each method's best and worst cases, as ``gallery.npz``.
 
-During the run, :meth:`evaluation.localization.accumulator.LocalizationAccumulator.update` returns
+During the run, :meth:`evaluation.localization.LocalizationAccumulator.update` returns
 every image's V1 IoU at every threshold, which the runner keeps. After the run,
 :func:`select_gallery` picks ``samples`` evenly spaced images plus, per method, the ``extremes``
 images of highest and of lowest IoU at the method's best threshold (ties: the first in dataset
@@ -33,7 +33,9 @@ import torch
 import torch.nn.functional as F
 
 from evaluation.io import atomic_save
-from evaluation.localization.boxes import box_iou, boxes_at_thresholds, normalize_score_maps
+from evaluation.localization.boxes import box_iou
+from evaluation.localization.contours import boxes_at_thresholds
+from evaluation.localization.quantization import normalize_score_maps
 from evaluation.runs.attributor import BatchAttributor
 
 

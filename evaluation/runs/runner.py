@@ -5,7 +5,7 @@ hook on the explained layer (:class:`evaluation.runs.attributor.BatchAttributor`
 infoCAM+ come from that pass, Grad-CAM adds one backward to the layer, a dotted-path Captum method
 runs its own ``attribute`` call. Maps are of the ground-truth class (GT-known protocol); the logits
 give the top-1/top-5 predictions. Each method feeds a
-:class:`evaluation.localization.accumulator.LocalizationAccumulator` (integer counters). Images are
+:class:`evaluation.localization.LocalizationAccumulator` (integer counters). Images are
 decoded in DataLoader worker processes; the model runs on the device (``--amp``: autocast). A tqdm
 bar on stderr shows images/s when stderr is a terminal.
 
@@ -339,7 +339,7 @@ class _Run:
         )
 
     def _accumulators(self, state: RankState, executor: Executor | None) -> dict[str, Any]:
-        from evaluation.localization.accumulator import LocalizationAccumulator
+        from evaluation.localization import LocalizationAccumulator
 
         accumulators = {}
         for method in self.methods:
@@ -424,7 +424,7 @@ class _Run:
     def _iou_table(self, state: RankState, name: str, accumulator: Any) -> torch.Tensor:
         """The (N, T + 1) int16 table of per-image V1 IoU x IOU_SCALE of one method."""
         if name not in state.ious:
-            columns = len(accumulator.thresholds) + 1
+            columns = len(accumulator.settings.thresholds) + 1
             state.ious[name] = torch.zeros((self.num_images, columns), dtype=torch.int16)
         return state.ious[name]
 

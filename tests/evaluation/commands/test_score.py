@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from evaluation.cli import main
-from evaluation.localization.accumulator import LocalizationAccumulator
-from evaluation.localization.boxes import resize_score_maps
+from evaluation.localization import LocalizationAccumulator
+from evaluation.localization.quantization import resize_score_maps
 from tests.evaluation.localization.map_strategies import smooth_map
 
 IMAGES = {  # id: (label, (W, H), boxes, map shape)

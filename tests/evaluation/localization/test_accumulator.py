@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evaluation.errors import ConfigurationError, ScoreMapError
-from evaluation.localization.accumulator import LocalizationAccumulator
-from evaluation.localization.boxes import CONVENTIONS
+from evaluation.localization import LocalizationAccumulator
+from evaluation.localization.conventions import CONVENTIONS
 from evaluation.localization.reference import reference_counts
 from tests.evaluation.localization.map_strategies import gt_boxes, score_maps, smooth_map
 
@@ -68,9 +68,9 @@ def test_counters_equal_the_brute_force_loop(data: tuple, convention: str) -> No
                 [b for b, k in zip(boxes, keep, strict=True) if k],
                 TAUS, deltas, convention, multi,
             )
-            assert np.array_equal(acc._box_counts[kind, variant].numpy(), expected)
+            assert np.array_equal(acc.counts.box_counts[kind, variant].numpy(), expected)
         fixed = reference_counts(maps, boxes, [0.2], deltas, convention, multi)[0]
-        assert acc._fixed_counts[0, variant].tolist() == fixed.tolist()
+        assert acc.counts.fixed_counts[0, variant].tolist() == fixed.tolist()
 
 
 def test_fixed_threshold_off_the_grid_and_custom_deltas() -> None:
@@ -78,7 +78,7 @@ def test_fixed_threshold_off_the_grid_and_custom_deltas() -> None:
     boxes = [np.array([[4.0, 5.0, 20.0, 25.0]])] * 6
     acc = accumulate(maps, boxes, np.zeros(6, int), fixed_threshold=0.237, iou_thresholds=(40,))
     expected = reference_counts(maps, boxes, [0.237], (40, 50), "wsoleval", False)[0]
-    assert acc._fixed_counts[0, 0].tolist() == expected.tolist()
+    assert acc.counts.fixed_counts[0, 0].tolist() == expected.tolist()
     result = acc.compute()
     assert list(result["boxacc_v2_by_iou"]) == ["40"]
     assert set(result["curves"]["v1"]) == {"40", "50"}
@@ -151,7 +151,7 @@ def test_nonfinite_and_constant_maps_are_zeroed_and_counted() -> None:
     result = acc.compute()
     assert result["num_nonfinite_maps"] == 2 and result["num_constant_maps"] == 1
     # Zeroed maps predict [0, 0, 0, 0], which matches a one-pixel box at the origin.
-    assert acc._box_counts[0, 0, :, 0].min() >= 3
+    assert acc.counts.box_counts[0, 0, :, 0].min() >= 3
 
 
 def test_several_gt_boxes_take_the_best_pair_and_padding_is_ignored() -> None:
@@ -163,7 +163,7 @@ def test_several_gt_boxes_take_the_best_pair_and_padding_is_ignored() -> None:
     acc2 = LocalizationAccumulator(frame_size=FRAME, thresholds=TAUS)
     gt = torch.tensor([[[2.0, 2.0, 6.0, 6.0], [np.nan] * 4]])
     acc2.update(torch.from_numpy(score)[None], gt, torch.zeros(1, dtype=torch.long))
-    assert torch.equal(acc2._box_counts, acc._box_counts)
+    assert torch.equal(acc2.counts.box_counts, acc.counts.box_counts)
 
 
 def test_maps_of_other_sizes_are_resized_to_the_frame() -> None:
@@ -173,7 +173,7 @@ def test_maps_of_other_sizes_are_resized_to_the_frame() -> None:
     acc.update(coarse, gt, torch.zeros(1, dtype=torch.long))
     resized = torch.nn.functional.interpolate(coarse, size=FRAME, mode="bicubic")
     expected = reference_counts([resized[0, 0].numpy()], [gt[0].numpy()], TAUS)
-    assert np.array_equal(acc._box_counts[0, 0].numpy(), expected)
+    assert np.array_equal(acc.counts.box_counts[0, 0].numpy(), expected)
 
 
 def test_merge_equals_one_accumulator_over_the_union() -> None:
@@ -186,7 +186,9 @@ def test_merge_equals_one_accumulator_over_the_union() -> None:
     merged = left.merge(right)
     assert merged.num_images == 8
     assert merged.compute() == whole.compute()
-    for a, b in zip(merged._counters(), whole._counters(), strict=True):
+    for a, b in zip(
+        merged.counts.tensors().values(), whole.counts.tensors().values(), strict=True
+    ):
         assert torch.equal(a, b)
 
 
@@ -252,6 +254,6 @@ def test_an_executor_gives_the_same_counters() -> None:
     plain = accumulate(maps, boxes, np.zeros(40, int), batch=40)
     with ThreadPoolExecutor(2) as pool:
         pooled = accumulate(maps, boxes, np.zeros(40, int), batch=40, executor=pool)
-    assert torch.equal(plain._box_counts, pooled._box_counts)
+    assert torch.equal(plain.counts.box_counts, pooled.counts.box_counts)
     expected = reference_counts(maps, boxes, TAUS, (30, 50, 70), "wsoleval", multi_contour=True)
-    assert torch.equal(pooled._box_counts[0, 1], torch.from_numpy(expected))  # V2, GT-known
+    assert torch.equal(pooled.counts.box_counts[0, 1], torch.from_numpy(expected))  # V2, GT-known

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation.localization.boxes import CONVENTIONS
 from evaluation.localization.component_trees import (
     _AREA_GAINS,
     _EULER_CHANGES,
@@ -16,6 +15,7 @@ from evaluation.localization.component_trees import (
     CONVENTION_CODES,
     level_ious,
 )
+from evaluation.localization.conventions import CONVENTIONS
 from evaluation.localization.reference import reference_multiple_iou, reference_paper_iou
 from tests.evaluation.localization.map_strategies import blocky_map, gt_boxes, smooth_map
 

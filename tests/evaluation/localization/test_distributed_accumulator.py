@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from evaluation.localization.accumulator import LocalizationAccumulator
+from evaluation.localization import LocalizationAccumulator
 from tests.evaluation.localization.map_strategies import smooth_map
 
 FRAME = (24, 24)
@@ -56,7 +56,9 @@ def test_all_reduce_over_two_gloo_processes_equals_one_process(tmp_path: Path) -
     for rank in range(2):
         reduced = LocalizationAccumulator(frame_size=FRAME, thresholds=np.arange(0, 1, 0.1))
         reduced.load_state_dict(torch.load(tmp_path / f"rank{rank}.pt", weights_only=True))
-        for a, b in zip(reduced._counters(), single._counters(), strict=True):
+        for a, b in zip(
+            reduced.counts.tensors().values(), single.counts.tensors().values(), strict=True
+        ):
             assert torch.equal(a, b)
         assert reduced.compute() == expected
     assert expected["num_images"] == NUM_IMAGES and expected["pxap"] is not None

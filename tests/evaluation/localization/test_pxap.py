@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evaluation.errors import ScoreMapError
-from evaluation.localization.accumulator import LocalizationAccumulator
+from evaluation.localization import LocalizationAccumulator
 from evaluation.localization.pxap import pixel_histograms, pxap_from_histograms
 from tests.evaluation.localization.map_strategies import score_maps
 

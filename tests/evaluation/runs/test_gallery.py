@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from evaluation.localization.accumulator import LocalizationAccumulator
-from evaluation.localization.boxes import box_iou, boxes_at_thresholds, normalize_score_maps
+from evaluation.localization import LocalizationAccumulator
+from evaluation.localization.boxes import box_iou
+from evaluation.localization.contours import boxes_at_thresholds
+from evaluation.localization.quantization import normalize_score_maps
 from evaluation.runs.gallery import select_gallery
 
 

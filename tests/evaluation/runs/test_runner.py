@@ -15,7 +15,7 @@ import torch
 
 from evaluation.cli import main
 from evaluation.datasets import SyntheticSpec, load_dataset, make_synthetic
-from evaluation.localization.accumulator import LocalizationAccumulator
+from evaluation.localization import LocalizationAccumulator
 from evaluation.models.backbones import build_model
 from infocam_captum import LayerClassActivationMap, LayerInfoCam
 
