@@ -36,7 +36,8 @@ from torch.utils.data import DataLoader, Subset
 from evaluation.datasets import SyntheticSpec, WSOLDataset, collate_wsol, make_synthetic, read_index
 from evaluation.io import atomic_write_json
 from evaluation.models.backbones import build_model
-from evaluation.runs.runner import EvaluateOptions, evaluate
+from evaluation.runs.options import EvaluateOptions
+from evaluation.runs.runner import evaluate
 
 PROJECT = Path(__file__).resolve().parents[1]
 RESULTS = PROJECT / "benchmarks" / "results"

@@ -113,8 +113,9 @@ def run_demo(output: Path, spec: DemoSpec) -> tuple[dict[str, Any], tuple[Path, 
     from evaluation.datasets import SyntheticSpec, load_dataset, make_synthetic
     from evaluation.models.backbones import build_model
     from evaluation.models.training import TrainOptions, train
-    from evaluation.reports.markdown import write_reports
-    from evaluation.runs.runner import EvaluateOptions, evaluate
+    from evaluation.reports.writer import write_reports
+    from evaluation.runs.options import EvaluateOptions
+    from evaluation.runs.runner import evaluate
 
     if output.exists() and not output.is_dir():
         raise ConfigurationError(f"{output} is a file; pass a folder with --output")

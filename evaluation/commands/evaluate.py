@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from evaluation.runs.runner import EvaluateOptions
+    from evaluation.runs.options import EvaluateOptions
 
 DEFAULT_METHODS = "cam,gradcam,infocam,infocam+"
 _DEFAULT_SPLITS = {"cub": "test", "tiny-imagenet": "val", "wsol-metadata": "test",
@@ -137,8 +137,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
-    """Build :class:`evaluation.runs.runner.EvaluateOptions` from parsed arguments."""
-    from evaluation.runs.runner import EvaluateOptions
+    """Build :class:`evaluation.runs.options.EvaluateOptions` from parsed arguments."""
+    from evaluation.runs.options import EvaluateOptions
 
     return EvaluateOptions(
         dataset=args.dataset,
@@ -171,7 +171,8 @@ def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write the reports and print the table (rank 0 only under torchrun)."""
-    from evaluation.reports.markdown import format_table, write_reports
+    from evaluation.reports.markdown import format_table
+    from evaluation.reports.writer import write_reports
     from evaluation.runs.runner import evaluate
 
     options = options_from_args(args)

@@ -32,11 +32,9 @@ import numpy as np
 
 from evaluation.errors import ConfigurationError, DataFormatError, MissingFilesError
 from evaluation.reports.figures import method_label
+from evaluation.runs.schema import GALLERY_FILE, GALLERY_KEYS, RESULTS_FILE, SCHEMA_VERSION
 
 __all__ = [
-    "GALLERY_KEYS",
-    "RESULTS_FILE",
-    "SCHEMA_VERSION",
     "Column",
     "RunGroup",
     "best_rows",
@@ -58,10 +56,6 @@ __all__ = [
     "v2_ious",
 ]
 
-RESULTS_FILE = "results.json"
-SCHEMA_VERSION = 1
-GALLERY_KEYS = ("images", "image_ids", "labels", "class_names", "gt_boxes", "methods", "maps",
-                "pred_boxes", "ious", "roles")
 _METRIC_KEYS = ("thresholds", "curves", "maxboxacc", "best_threshold", "maxboxacc_v2",
                 "boxacc_v2_by_iou", "best_threshold_by_iou")
 _MISSING = "–"
@@ -167,7 +161,8 @@ def load_gallery(run_dir: str | Path, results: Mapping[str, Any]) -> dict[str, n
         results: Its results (``results["gallery"]["file"]`` names the file).
 
     Returns:
-        The arrays of ``gallery.npz`` (keys :data:`GALLERY_KEYS`), shapes checked.
+        The arrays of ``gallery.npz`` (keys :data:`evaluation.runs.schema.GALLERY_KEYS`), shapes
+        checked.
 
     Raises:
         MissingFilesError: The file named in the results is absent.
@@ -177,7 +172,7 @@ def load_gallery(run_dir: str | Path, results: Mapping[str, Any]) -> dict[str, n
     entry = results.get("gallery")
     if not entry:
         return None
-    name = entry.get("file", "gallery.npz") if isinstance(entry, dict) else "gallery.npz"
+    name = entry.get("file", GALLERY_FILE) if isinstance(entry, dict) else GALLERY_FILE
     path = Path(run_dir) / name
     if not path.is_file():
         raise MissingFilesError("gallery file", [name], run_dir)

@@ -1,14 +1,10 @@
-"""Reports of evaluation runs: ``report.md`` + ``report.html`` per run, ``compare.*`` for several.
+"""The Markdown side of the reports: the results table, a run's report, a comparison.
 
-:func:`write_reports` reads ``RUN_DIR/results.json`` (and ``RUN_DIR/gallery.npz`` when the results
-name one), both written by ``wsol-bench evaluate``, and writes ``RUN_DIR/report.md`` and
-``RUN_DIR/report.html``: a table of every method (Top-1 Cls, GT-known / Top-1 / Top-5 Loc at the
-fixed threshold, MaxBoxAcc, MaxBoxAccV2 and its per-IoU parts, the best thresholds, images/s) with
-the best value per column marked, a note on how to read it, BoxAcc-vs-threshold curves and a
-gallery of maps and boxes (HTML only). :func:`compare` puts several runs in one report; runs that
-differ in dataset, split, protocol, box convention, frame or image count are not comparable and
-get separate tables, each with its own best values. The fields read are listed in
-:mod:`evaluation.reports.data`.
+The table of a run has one row per method (Top-1 Cls, GT-known / Top-1 / Top-5 Loc at the fixed
+threshold, MaxBoxAcc, MaxBoxAccV2 and its per-IoU parts, the best thresholds, images/s) with the
+best value per column in bold (:func:`evaluation.reports.data.best_rows`); the report adds what was
+measured, a note on how to read it, warnings and the environment. A comparison has one table per
+group of comparable runs. The prose is shared with the HTML (:mod:`evaluation.reports.data`).
 """
 
 from __future__ import annotations
@@ -17,8 +13,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evaluation.errors import ConfigurationError
-from evaluation.io import atomic_write_text
 from evaluation.reports.data import (
     Column,
     RunGroup,
@@ -30,25 +24,13 @@ from evaluation.reports.data import (
     describe_model,
     describe_protocol,
     fixed_threshold,
-    group_runs,
     how_to_read,
-    load_gallery,
-    load_results,
     map_warnings,
     method_rows,
-    run_labels,
 )
 from evaluation.reports.figures import method_label
-from evaluation.reports.html import render_compare_html, render_html
 
-__all__ = [
-    "compare",
-    "format_table",
-    "load_results",
-    "render_compare_markdown",
-    "render_markdown",
-    "write_reports",
-]
+__all__ = ["format_table", "render_compare_markdown", "render_markdown"]
 
 
 def _markdown_table(
@@ -110,60 +92,6 @@ def render_markdown(results: Mapping[str, Any]) -> str:
         lines += [f"- {key}: {value}" for key, value in environment.items()]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
-
-
-def write_reports(run_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``report.md`` and ``report.html`` into ``run_dir`` (atomically).
-
-    Args:
-        run_dir: A ``wsol-bench evaluate`` output folder (``results.json``, ``gallery.npz``).
-
-    Returns:
-        The paths of ``report.md`` and ``report.html``.
-
-    Raises:
-        ConfigurationError, DataFormatError, MissingFilesError: See :func:`load_results` and
-            :func:`load_gallery`.
-    """
-    run = Path(run_dir)
-    results = load_results(run)
-    gallery = load_gallery(run, results)
-    markdown_path, html_path = run / "report.md", run / "report.html"
-    atomic_write_text(markdown_path, render_markdown(results))
-    atomic_write_text(html_path, render_html(results, gallery))
-    return markdown_path, html_path
-
-
-def compare(run_dirs: Sequence[str | Path], output_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``compare.md`` and ``compare.html`` for several runs into ``output_dir``.
-
-    One row per (run, method). Runs are grouped by what makes numbers comparable (dataset, split,
-    protocol, box convention, frame, image count); each group has its own table, with the best
-    value per column marked within it, and the report says when there is more than one group.
-
-    Args:
-        run_dirs: ``wsol-bench evaluate`` output folders (at least one).
-        output_dir: Where to write (created).
-
-    Returns:
-        The paths of ``compare.md`` and ``compare.html``.
-
-    Raises:
-        ConfigurationError: No run folder given, or one is not a run (see :func:`load_results`).
-        DataFormatError: A ``results.json`` is malformed.
-    """
-    paths = [Path(p) for p in run_dirs]
-    if not paths:
-        raise ConfigurationError("compare needs at least one run folder")
-    runs = [load_results(p) for p in paths]
-    labels = run_labels(paths)
-    groups = group_runs(runs, labels)
-    columns = [c for c in columns_for(runs) if c.ranked]
-    output = Path(output_dir)
-    markdown_path, html_path = output / "compare.md", output / "compare.html"
-    atomic_write_text(markdown_path, render_compare_markdown(runs, paths, labels, groups, columns))
-    atomic_write_text(html_path, render_compare_html(runs, paths, labels, groups, columns))
-    return markdown_path, html_path
 
 
 def render_compare_markdown(

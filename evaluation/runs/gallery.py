@@ -1,25 +1,12 @@
-"""The report gallery: sample images and each method's best and worst cases, as ``gallery.npz``.
+"""The gallery writer: sample images and each method's best and worst cases, as ``gallery.npz``.
 
-During the run, :meth:`evaluation.localization.LocalizationAccumulator.update` returns
-every image's V1 IoU at every threshold, which the runner keeps. After the run,
-:func:`select_gallery` picks ``samples`` evenly spaced images plus, per method, the ``extremes``
-images of highest and of lowest IoU at the method's best threshold (ties: the first in dataset
-order), and
-:func:`write_gallery` recomputes their maps and stores, atomically (``np.savez_compressed``):
-
-- ``images`` uint8 (N, H, W, 3): the images in the evaluation frame (the model input, with the
-  normalisation undone);
-- ``image_ids`` (N,) str, ``labels`` (N,) int64, ``class_names`` (N,) str;
-- ``gt_boxes`` float32 (N, G, 4), inclusive frame pixels, NaN rows as padding;
-- ``methods`` (M,) str;
-- ``maps`` float32 (M, N, H, W): each method's map resized to the frame (bicubic) and min-max
-  normalised to [0, 1], as the metrics see it;
-- ``pred_boxes`` float32 (M, N, 4): the V1 box at the method's best threshold (``best_threshold``
-  of its results; NaN where the ``strict`` convention finds no box);
-- ``ious`` float32 (M, N): that box's IoU with the best-matching GT box (the value the best and
-  worst cases were ranked by);
-- ``roles`` (M, N) str: ``"best"``, ``"worst"``, ``"sample"`` or ``""`` (an image selected for
-  another method).
+During the run, :meth:`evaluation.localization.LocalizationAccumulator.update` returns every
+image's V1 IoU at every threshold, which the loop keeps (:mod:`evaluation.runs.loop`). After the
+run, :func:`select_gallery` picks ``samples`` evenly spaced images plus, per method, the
+``extremes`` images of highest and of lowest IoU at the method's best threshold (ties: the first
+in dataset order), and :func:`write_gallery` recomputes their maps and stores them atomically, in
+the layout of :mod:`evaluation.runs.schema`. The reports read the file
+(:func:`evaluation.reports.data.load_gallery`).
 """
 
 from __future__ import annotations
@@ -37,6 +24,9 @@ from evaluation.localization.boxes import box_iou
 from evaluation.localization.contours import boxes_at_thresholds
 from evaluation.localization.quantization import normalize_score_maps
 from evaluation.runs.attributor import BatchAttributor
+from evaluation.runs.schema import GALLERY_FILE
+from evaluation.runs.setup import RunSetup
+from evaluation.runs.state import IOU_SCALE
 
 
 def _best_iou(boxes: torch.Tensor, gt_boxes: torch.Tensor, convention: str) -> torch.Tensor:
@@ -149,3 +139,41 @@ def write_gallery(
     }
     atomic_save(path, lambda handle: np.savez_compressed(handle, **arrays))
     return len(positions)
+
+
+def write_run_gallery(
+    setup: RunSetup,
+    attributor: BatchAttributor,
+    metrics: Mapping[str, Mapping[str, Any]],
+    ious: Mapping[str, torch.Tensor],
+) -> dict[str, Any] | None:
+    """Write ``RUN_DIR/gallery.npz`` of a finished run; ``None`` when the run wants no gallery.
+
+    Args:
+        setup: the run.
+        attributor: recomputes the chosen images' maps.
+        metrics: method -> its computed metrics (``best_threshold``, ``thresholds``).
+        ious: method -> ``(N, T + 1)`` per-image V1 IoU x ``IOU_SCALE`` of every image.
+
+    Returns:
+        The ``gallery`` section of ``results.json``: ``{"file", "count"}``.
+    """
+    options = setup.options
+    if options.gallery_samples + options.gallery_extremes == 0:
+        return None
+    best = {name: values["best_threshold"] for name, values in metrics.items()}
+    at_best = {
+        name: ious[name][:, metrics[name]["thresholds"].index(best[name])].numpy() / IOU_SCALE
+        for name in metrics
+    }
+    count = write_gallery(
+        options.output / GALLERY_FILE,
+        setup.dataset,
+        attributor,
+        at_best,
+        best,
+        options.gallery_samples,
+        options.gallery_extremes,
+        setup.convention,
+    )
+    return {"file": GALLERY_FILE, "count": count}

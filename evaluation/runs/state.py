@@ -1,6 +1,6 @@
 """Resumable evaluation runs: the run identity and the per-rank state files in ``RUN_DIR``.
 
-Layout of a run directory::
+Layout of a run directory (the finished files are described in :mod:`evaluation.runs.schema`)::
 
     RUN_DIR/results.json            the finished run (written last, atomically)
     RUN_DIR/gallery.npz             the gallery (written just before results.json)
@@ -13,7 +13,7 @@ A state file is a ``torch.save`` dict (read back with ``weights_only=True``)::
      "next_batch": int,            # batches of this rank's shard already counted
      "done": bool,                 # the whole shard is counted
      "accumulators": {method: LocalizationAccumulator.state_dict()},
-     "ious": {method: int16 tensor (N, T + 1)},  # per-image V1 IoU x 10000 at every threshold
+     "ious": {method: int16 tensor (N, T + 1)},  # per-image V1 IoU x IOU_SCALE at each threshold
                                                  # and the fixed one (0 where not seen)
      "seconds": {key: float}}       # time spent so far (forward, each method, data, loop)
 
@@ -37,11 +37,11 @@ import torch
 
 from evaluation.errors import ConfigurationError
 from evaluation.io import atomic_save
+from evaluation.runs.schema import GALLERY_FILE, REPORT_FILES, RESULTS_FILE
 
-RESULTS_FILE = "results.json"
-GALLERY_FILE = "gallery.npz"
-REPORT_FILES = ("report.md", "report.html")
 STATE_DIR = "state"
+IOU_SCALE = 10_000
+"""Per-image IoU is kept as ``round(IoU * IOU_SCALE)`` in int16 (for the gallery's ranking)."""
 
 
 @dataclass
@@ -54,6 +54,12 @@ class RankState:
     accumulators: dict[str, dict[str, Any]]
     ious: dict[str, torch.Tensor]
     seconds: dict[str, float]
+
+    @classmethod
+    def fresh(cls, identity: dict[str, Any]) -> RankState:
+        """The state of a rank that has counted nothing yet."""
+        return cls(identity=identity, next_batch=0, done=False, accumulators={}, ious={},
+                   seconds={})
 
 
 def state_path(run_dir: Path, rank: int, world_size: int) -> Path:

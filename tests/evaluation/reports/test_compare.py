@@ -11,7 +11,7 @@ import torch
 
 from evaluation.cli import main
 from evaluation.reports.figures import method_label
-from evaluation.reports.markdown import compare
+from evaluation.reports.writer import compare
 from tests.evaluation.reports.report_fixtures import (
     METHODS,
     PCT_COLUMNS,

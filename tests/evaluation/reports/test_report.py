@@ -14,7 +14,8 @@ import pytest
 from evaluation.cli import main
 from evaluation.errors import ConfigurationError, DataFormatError, MissingFilesError
 from evaluation.reports.figures import method_label
-from evaluation.reports.markdown import format_table, write_reports
+from evaluation.reports.markdown import format_table
+from evaluation.reports.writer import write_reports
 from tests.evaluation.reports.report_fixtures import (
     METHODS,
     PCT_COLUMNS,
