@@ -25,16 +25,16 @@ plus the input normalisation and size the weights expect. Names:
   GAP, Linear: an 8x8 map at 64 px, trains in about a minute on two CPU cores.
 
 Weights: ``checkpoint`` (a file from ``wsol-bench train`` or a raw ``state_dict``, loaded with
-``torch.load(weights_only=True)``) or ``weights`` (a torchvision weights name such as
-``IMAGENET1K_V1`` or ``DEFAULT``, downloaded by torchvision into its cache). With K different from
-the weights' class count the classifier is replaced by a fresh ``Linear`` (fine-tuning).
+``torch.load(weights_only=True)`` by :mod:`evaluation.models.checkpoints`) or ``weights`` (a
+torchvision weights name such as ``IMAGENET1K_V1`` or ``DEFAULT``, downloaded by torchvision into
+its cache). With K different from the weights' class count the classifier is replaced by a fresh
+``Linear`` (fine-tuning).
 """
 
 from __future__ import annotations
 
 import copy
-import pickle
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ import torch
 from torch import nn
 
 from evaluation.errors import CheckpointError, ConfigurationError
+from evaluation.models.checkpoints import load_checkpoint
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -236,63 +237,6 @@ def build_model(
     return model
 
 
-def load_checkpoint(model: CamModel, path: str | Path) -> None:
-    """Load a checkpoint into ``model.module`` in place.
-
-    Args:
-        model: the freshly built model.
-        path: a ``wsol-bench train`` checkpoint (dict with ``model_state``, ``model_name``,
-            ``num_classes``) or a raw state_dict (a ``module.`` prefix from DataParallel is
-            removed).
-
-    Raises:
-        CheckpointError: the file is missing or unreadable with ``weights_only=True``, was
-            trained for another model or another class count, or its keys do not fit.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint file {path} does not exist; check --checkpoint")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(
-            f"{path} cannot be read as a PyTorch checkpoint with weights_only=True ({first}); "
-            "pass a file written by `wsol-bench train` or a torch.save(state_dict) file"
-        ) from error
-    state = obj.get("model_state", obj) if isinstance(obj, Mapping) else obj
-    if not isinstance(state, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
-    ):
-        raise CheckpointError(f"{path} holds no state_dict of tensors (nor a 'model_state' one)")
-    trained_for = obj.get("model_name") if "model_state" in obj else None
-    if isinstance(trained_for, str) and trained_for != model.name:
-        raise CheckpointError(
-            f"{path} was trained for model {trained_for!r}, not {model.name!r}; "
-            f"pass --model {trained_for}"
-        )
-    if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
-    classifier_key = _qualified_name(model.module, model.classifier) + ".weight"
-    stored = obj.get("num_classes") if "model_state" in obj else None
-    if classifier_key in state:
-        stored = int(state[classifier_key].shape[0])
-    if stored is not None and int(stored) != model.num_classes:
-        raise CheckpointError(
-            f"{path} has {stored} classes but the model needs {model.num_classes} "
-            "(the dataset's class count, or 1000 with --class-map imagenet1k); "
-            "use a checkpoint trained on this dataset"
-        )
-    result = model.module.load_state_dict(dict(state), strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        missing = ", ".join(result.missing_keys[:3]) or "none"
-        unexpected = ", ".join(result.unexpected_keys[:3]) or "none"
-        raise CheckpointError(
-            f"{path} does not fit model {model.name!r}: {len(result.missing_keys)} missing keys "
-            f"({missing}), {len(result.unexpected_keys)} unexpected keys ({unexpected})"
-        )
-
-
 def _refuse_weights(name: str, weights: str | None) -> None:
     if weights is not None:
         hint = (
@@ -462,10 +406,3 @@ def _build_efficientnet_lite0(num_classes: int, pretrained: bool) -> CamModel:
     return _wrap(
         module, "efficientnet-lite0", "head_act", "net._fc", HALF, HALF, 224, ("net._fc",)
     )
-
-
-def _qualified_name(module: nn.Module, target: nn.Module) -> str:
-    for qualified, sub in module.named_modules():
-        if sub is target:
-            return qualified
-    raise ConfigurationError("the classifier is not a submodule of the model")
