@@ -262,33 +262,10 @@ def train(
             f"{output} already holds a training run ({CHECKPOINT_LAST}); pass --resume to "
             "continue it or choose another output folder"
         )
-    run_device = _resolve_device(device)
-    module = model.module.to(run_device)
-    num_classes = model.classifier.out_features
-    labels = _dataset_labels(train_data, need=options.loss == "pc-softmax")
-    _check_labels(labels, num_classes, "training")
-    if val_data is not None:
-        _check_labels(_dataset_labels(val_data, need=False), num_classes, "validation")
-    optimizer = _build_optimizer(model, options)
-    use_amp = options.amp and run_device.type == "cuda"
-    session = _Session(
-        module=module,
-        criterion=_build_loss(options, labels, num_classes).to(run_device),
-        optimizer=optimizer,
-        scheduler=torch.optim.lr_scheduler.StepLR(
-            optimizer, step_size=max(options.lr_decay_epochs, 1),
-            gamma=options.lr_decay_factor if options.lr_decay_epochs else 1.0,
-        ),
-        scaler=torch.amp.GradScaler("cuda", enabled=use_amp),
-        options=options,
-        device=run_device,
-        use_amp=use_amp,
-        num_classes=num_classes,
-        progress=progress,
-    )
+    session = _open_session(model, train_data, val_data, options, device, progress)
     state: dict[str, Any] = {
         "model_name": model.name,
-        "num_classes": num_classes,
+        "num_classes": session.num_classes,
         "config": options.to_dict(),
         "class_ids": list(class_ids) if class_ids is not None else _class_ids(train_data),
         "metrics": [],
@@ -298,26 +275,13 @@ def train(
         state = _restore(session, last_path, state)
     output.mkdir(parents=True, exist_ok=True)
     for epoch in range(state["epoch"] + 1, options.epochs + 1):
-        _seed_everything(epoch_seed(options.seed, epoch))
-        started = time.perf_counter()
-        record = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
-                  "head_lr": optimizer.param_groups[1]["lr"]}
-        record.update(_train_epoch(session, train_data, epoch))
-        if val_data is not None:
-            record.update(_validate(session, val_data))
-        session.scheduler.step()
-        record["seconds"] = time.perf_counter() - started
-        if not math.isfinite(record["loss"]):
-            raise WSOLError(
-                f"training diverged: the loss is {record['loss']} in epoch {epoch}; lower the "
-                "learning rate (--lr) or check the data"
-            )
+        record = _run_epoch(session, train_data, val_data, epoch)
         state["metrics"].append(record)
         state["epoch"] = epoch
         _save(session, output, state)
         if on_epoch is not None:
             on_epoch(record)
-    module.eval()
+    session.module.eval()
     return last_path
 
 
@@ -335,6 +299,74 @@ class _Session:
     use_amp: bool
     num_classes: int
     progress: bool | None
+
+
+def _open_session(
+    model: TrainableModel,
+    train_data: Dataset,
+    val_data: Dataset | None,
+    options: TrainOptions,
+    device: str | torch.device | None,
+    progress: bool | None,
+) -> _Session:
+    """Put the model on the device, check the labels, build the loss, optimiser and scheduler.
+
+    Raises:
+        ConfigurationError: a label lies outside the classifier's classes.
+    """
+    run_device = _resolve_device(device)
+    module = model.module.to(run_device)
+    num_classes = model.classifier.out_features
+    labels = _dataset_labels(train_data, need=options.loss == "pc-softmax")
+    _check_labels(labels, num_classes, "training")
+    if val_data is not None:
+        _check_labels(_dataset_labels(val_data, need=False), num_classes, "validation")
+    optimizer = _build_optimizer(model, options)
+    use_amp = options.amp and run_device.type == "cuda"
+    return _Session(
+        module=module,
+        criterion=_build_loss(options, labels, num_classes).to(run_device),
+        optimizer=optimizer,
+        scheduler=torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=max(options.lr_decay_epochs, 1),
+            gamma=options.lr_decay_factor if options.lr_decay_epochs else 1.0,
+        ),
+        scaler=torch.amp.GradScaler("cuda", enabled=use_amp),
+        options=options,
+        device=run_device,
+        use_amp=use_amp,
+        num_classes=num_classes,
+        progress=progress,
+    )
+
+
+def _run_epoch(
+    session: _Session, train_data: Dataset, val_data: Dataset | None, epoch: int
+) -> dict[str, Any]:
+    """Train one epoch (reseeded from ``(seed, epoch)``), validate, step the learning rates.
+
+    Returns:
+        The epoch's record: ``epoch``, ``lr``, ``head_lr``, the training (and validation)
+        metrics and ``seconds``.
+
+    Raises:
+        WSOLError: the loss is not finite.
+    """
+    _seed_everything(epoch_seed(session.options.seed, epoch))
+    started = time.perf_counter()
+    groups = session.optimizer.param_groups
+    record = {"epoch": epoch, "lr": groups[0]["lr"], "head_lr": groups[1]["lr"]}
+    record.update(_train_epoch(session, train_data, epoch))
+    if val_data is not None:
+        record.update(_validate(session, val_data))
+    session.scheduler.step()
+    record["seconds"] = time.perf_counter() - started
+    if not math.isfinite(record["loss"]):
+        raise WSOLError(
+            f"training diverged: the loss is {record['loss']} in epoch {epoch}; lower the "
+            "learning rate (--lr) or check the data"
+        )
+    return record
 
 
 def _resolve_device(device: str | torch.device | None) -> torch.device:
