@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +43,9 @@ class RunSetup:
         dataset: the evaluated split in the protocol's frame.
         classes: the model's logit of each dataset label (``--class-map``), or ``None``.
         num_images: images evaluated (the split, or its first ``limit``).
-        shard: this rank's dataset positions.
         window: infoCAM's region size.
         padding: infoCAM's region padding.
-        convention: the box convention of the protocol.
         config: the ``config`` section of ``results.json``.
-        identity: the options that determine the numbers (see :mod:`evaluation.runs.state`).
-        state_file: this rank's resumable state file.
         started: ``time.perf_counter()`` when the set-up began.
     """
 
@@ -60,14 +57,30 @@ class RunSetup:
     dataset: WSOLDataset
     classes: list[int] | None
     num_images: int
-    shard: list[int]
     window: int
     padding: str
-    convention: str
     config: dict[str, Any]
-    identity: dict[str, Any]
-    state_file: Path
     started: float
+
+    @cached_property
+    def shard(self) -> list[int]:
+        """The dataset positions of this rank."""
+        return self.context.shard(range(self.num_images))
+
+    @property
+    def convention(self) -> str:
+        """The box convention of the protocol."""
+        return box_convention(self.options.protocol)
+
+    @cached_property
+    def identity(self) -> dict[str, Any]:
+        """The options that determine the numbers (see :mod:`evaluation.runs.state`)."""
+        return run_identity(self.config)
+
+    @property
+    def state_file(self) -> Path:
+        """The resumable state file of this rank."""
+        return state_path(self.options.output, self.context.rank, self.context.world_size)
 
 
 def prepare_run(options: EvaluateOptions, device: torch.device, context: DistContext) -> RunSetup:
@@ -96,20 +109,6 @@ def prepare_run(options: EvaluateOptions, device: torch.device, context: DistCon
     window, padding = window_and_padding(options, index.name)
     config = run_config(options, device.type, context.world_size, window, padding, total)
     return RunSetup(
-        options=options,
-        device=device,
-        context=context,
-        methods=methods,
-        model=model,
-        dataset=dataset,
-        classes=classes,
-        num_images=total,
-        shard=context.shard(range(total)),
-        window=window,
-        padding=padding,
-        convention=box_convention(options.protocol),
-        config=config,
-        identity=run_identity(config),
-        state_file=state_path(options.output, context.rank, context.world_size),
-        started=started,
+        options, device, context, methods, model, dataset, classes, total, window, padding,
+        config, started,
     )
