@@ -1,15 +1,15 @@
 """Speed of the box evaluator against the brute-force loop (issue 3), with identical counts.
 
 Setup: random smooth 224x224 maps (Gaussian noise on a 14x14 grid, bicubic-upsampled, like a
-ResNet-50 CAM), one random box each, thresholds 0.00..0.99 step 0.01, V1 and V2, the
-``wsoleval`` convention, CUB's test size (5,794) by default. The brute force is
-:func:`evaluation.reference_boxes.reference_counts`, wsolevaluation's loop (one
-``cv2.findContours`` per map per threshold), run once for V1 and once for V2 as the reference
-does. The evaluator is :class:`evaluation.metrics.LocalizationAccumulator` (both variants in one
-pass: the component-tree sweeps of :mod:`evaluation.component_trees`), on one thread and with a
-pool of ``--workers`` threads (the sweeps release the GIL); its curves must equal the brute
-force's counts exactly, or the script fails. Torch runs on one intra-op thread, and the times are
-medians over ``--repeats``.
+ResNet-50 CAM), one random box each, thresholds 0.00..0.99 step 0.01, V1 and V2, the ``wsoleval``
+convention, CUB's test size (5,794) by default. The brute force is
+:func:`evaluation.localization.reference.reference_counts`, wsolevaluation's loop (one
+``cv2.findContours`` per map per threshold), run once for V1 and once for V2 as the reference does.
+The evaluator is :class:`evaluation.localization.LocalizationAccumulator` (both variants
+in one pass: the component-tree sweeps of :mod:`evaluation.localization.component_trees`), on one
+thread and with a pool of ``--workers`` threads (the sweeps release the GIL); its curves must equal
+the brute force's counts exactly, or the script fails. Torch runs on one intra-op thread, and the
+times are medians over ``--repeats``.
 
 Usage: ``python benchmarks/box_eval_speed.py [--num-maps N] [--repeats R] [--output FILE]``.
 """
@@ -30,8 +30,8 @@ import torch
 import torch.nn.functional as F
 
 from evaluation.io import atomic_write_json
-from evaluation.metrics import LocalizationAccumulator
-from evaluation.reference_boxes import reference_counts
+from evaluation.localization import LocalizationAccumulator
+from evaluation.localization.reference import reference_counts
 
 FRAME = 224
 THRESHOLDS = np.arange(0, 1, 0.01)

@@ -9,7 +9,7 @@ Two cases, each over the same DataLoader (batch size, workers, images):
   the full-size set has 5,800 test images: ``--num-images 5794``).
 
 For each case the script times (1) the plain forward pass, ``model(images)`` under
-``torch.inference_mode`` while iterating the loader, and (2) :func:`evaluation.runner.evaluate`
+``torch.inference_mode`` while iterating the loader, and (2) :func:`evaluation.runs.runner.evaluate`
 with the four methods on the same images (its loop time: data, forward, Grad-CAM backward, maps
 and every accumulator update). The ratio (2)/(1) is the figure of merit (target on a GPU:
 >= 0.8). It prints a table and writes JSON (``--output``, default
@@ -35,8 +35,9 @@ from torch.utils.data import DataLoader, Subset
 
 from evaluation.datasets import SyntheticSpec, WSOLDataset, collate_wsol, make_synthetic, read_index
 from evaluation.io import atomic_write_json
-from evaluation.models import build_model
-from evaluation.runner import EvaluateOptions, evaluate
+from evaluation.models.backbones import build_model
+from evaluation.runs.options import EvaluateOptions
+from evaluation.runs.runner import evaluate
 
 PROJECT = Path(__file__).resolve().parents[1]
 RESULTS = PROJECT / "benchmarks" / "results"

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the comparison, print the Markdown and both paths."""
-    from evaluation.report import compare
+    from evaluation.reports.writer import compare
 
     markdown_path, html_path = compare(args.run_dirs, args.output)
     print(markdown_path.read_text(encoding="utf-8").rstrip())

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     )
     started = time.perf_counter()
     results, reports = run_demo(args.output, spec)
-    from evaluation.report import format_table
+    from evaluation.reports.markdown import format_table
 
     accuracy = results["classification"]["top1_cls"]
     print(
@@ -111,10 +111,11 @@ def run_demo(output: Path, spec: DemoSpec) -> tuple[dict[str, Any], tuple[Path, 
     import torch
 
     from evaluation.datasets import SyntheticSpec, load_dataset, make_synthetic
-    from evaluation.models import build_model
-    from evaluation.report import write_reports
-    from evaluation.runner import EvaluateOptions, evaluate
-    from evaluation.train import TrainOptions, train
+    from evaluation.models.backbones import build_model
+    from evaluation.models.training import TrainOptions, train
+    from evaluation.reports.writer import write_reports
+    from evaluation.runs.options import EvaluateOptions
+    from evaluation.runs.runner import evaluate
 
     if output.exists() and not output.is_dir():
         raise ConfigurationError(f"{output} is a file; pass a folder with --output")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from evaluation.runner import EvaluateOptions
+    from evaluation.runs.options import EvaluateOptions
 
 DEFAULT_METHODS = "cam,gradcam,infocam,infocam+"
 _DEFAULT_SPLITS = {"cub": "test", "tiny-imagenet": "val", "wsol-metadata": "test",
@@ -34,7 +34,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``evaluate`` (shared with the speed benchmark)."""
-    data = parser.add_argument_group("data")
+    _data_arguments(parser.add_argument_group("data"))
+    _model_arguments(parser.add_argument_group("model"))
+    _method_arguments(parser.add_argument_group("methods and protocol"))
+    _run_arguments(parser.add_argument_group("run"))
+
+
+def _data_arguments(data: argparse._ArgumentGroup) -> None:
+    """Which dataset, split and images."""
     data.add_argument(
         "--dataset",
         required=True,
@@ -55,7 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--image-root", type=Path, help="image folder of the wsol-metadata layout"
     )
     data.add_argument("--limit", type=int, help="evaluate only the first N images")
-    model = parser.add_argument_group("model")
+
+
+def _model_arguments(model: argparse._ArgumentGroup) -> None:
+    """Which model and weights."""
     model.add_argument(
         "--model",
         required=True,
@@ -72,7 +82,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="evaluate an ImageNet-1k classifier on a dataset of ImageNet-1k classes "
         "(Tiny-ImageNet): predictions and maps use the mapped logits only",
     )
-    method = parser.add_argument_group("methods and protocol")
+
+
+def _method_arguments(method: argparse._ArgumentGroup) -> None:
+    """Which methods, under which protocol."""
     method.add_argument(
         "--methods",
         default=DEFAULT_METHODS,
@@ -103,7 +116,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("same", "full"),
         help="infoCAM region padding (default: wsoleval same, paper full)",
     )
-    run_group = parser.add_argument_group("run")
+
+
+def _run_arguments(run_group: argparse._ArgumentGroup) -> None:
+    """How the run executes: batches, workers, device, saving, gallery, output."""
     run_group.add_argument("--batch-size", type=int, default=32, help="images per batch")
     run_group.add_argument(
         "--num-workers",
@@ -137,8 +153,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
-    """Build :class:`evaluation.runner.EvaluateOptions` from parsed arguments."""
-    from evaluation.runner import EvaluateOptions
+    """Build :class:`evaluation.runs.options.EvaluateOptions` from parsed arguments."""
+    from evaluation.runs.options import EvaluateOptions
 
     return EvaluateOptions(
         dataset=args.dataset,
@@ -171,8 +187,9 @@ def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write the reports and print the table (rank 0 only under torchrun)."""
-    from evaluation.report import format_table, write_reports
-    from evaluation.runner import evaluate
+    from evaluation.reports.markdown import format_table
+    from evaluation.reports.writer import write_reports
+    from evaluation.runs.runner import evaluate
 
     options = options_from_args(args)
     results = evaluate(options)

@@ -25,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the reports, print the table and both paths."""
-    from evaluation.report import format_table, load_results, write_reports
+    from evaluation.reports.data import load_results
+    from evaluation.reports.markdown import format_table
+    from evaluation.reports.writer import write_reports
 
     markdown_path, html_path = write_reports(args.run_dir)
     print(format_table(load_results(args.run_dir)))

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from evaluation.datasets.wsol_metadata import read_wsol_metadata
     from evaluation.errors import ConfigurationError, MissingFilesError
     from evaluation.io import atomic_write_json
-    from evaluation.metrics import LocalizationAccumulator
+    from evaluation.localization import LocalizationAccumulator
 
     if not 0 < args.cam_curve_interval <= 1:
         raise ConfigurationError(
@@ -152,8 +152,8 @@ def _load_map(root: Path, image_id: str, frame: tuple[int, int]) -> Any:
     import numpy as np
     import torch
 
-    from evaluation.boxes import resize_score_maps
     from evaluation.errors import ScoreMapError
+    from evaluation.localization.quantization import resize_score_maps
 
     path = _map_path(root, image_id)
     try:

@@ -97,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from evaluation.datasets.loader import WSOLDataset, read_index
-    from evaluation.models import build_model
-    from evaluation.train import TrainOptions, train
+    from evaluation.models.backbones import build_model
+    from evaluation.models.training import TrainOptions, train
 
     options = TrainOptions(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,

@@ -1,0 +1,223 @@
+"""A streaming, mergeable localisation accumulator: MaxBoxAcc, MaxBoxAccV2, Top-k Loc, PxAP.
+
+:meth:`LocalizationAccumulator.update` takes each batch of raw maps one way through the
+package: quantise (:mod:`evaluation.localization.quantization`), sweep
+(:mod:`evaluation.localization.sweeps`: every threshold's best V1 and V2 IoU, resolved), count
+(:mod:`evaluation.localization.counts`: int64 counters). The counters add exactly across batches,
+shards and processes (:meth:`~LocalizationAccumulator.merge`,
+:meth:`~LocalizationAccumulator.all_reduce`), :meth:`~LocalizationAccumulator.state_dict` lets an
+interrupted run resume, and :meth:`~LocalizationAccumulator.compute` turns final counts into
+percentages (:mod:`evaluation.localization.metrics`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from evaluation.errors import ConfigurationError, ScoreMapError
+from evaluation.localization.component_trees import warm_up as compile_sweeps
+from evaluation.localization.counts import LocalizationCounts
+from evaluation.localization.metrics import localization_metrics
+from evaluation.localization.pxap import pixel_histograms
+from evaluation.localization.quantization import (
+    normalize_score_maps,
+    quantize_raw_maps,
+    threshold_levels,
+)
+from evaluation.localization.quantization import warm_up as compile_quantizer
+from evaluation.localization.settings import LocalizationSettings
+from evaluation.localization.sweeps import best_level_ious
+
+_STATE_VERSION = 1
+
+
+class LocalizationAccumulator:
+    """Integer counters for box localisation metrics, filled batch by batch.
+
+    Args:
+        frame_size: ``(H, W)`` of the evaluation frame; maps are resized to it.
+        thresholds: Increasing map thresholds in [0, 1]; default ``np.arange(0, 1, 0.01)``.
+        iou_thresholds: IoU thresholds ``delta`` in percent (0 < delta <= 100) for the
+            MaxBoxAccV2 mean; 50 is always counted too (MaxBoxAcc and the Loc metrics use it).
+        fixed_threshold: The threshold of GT-known / Top-1 / Top-5 Loc (V1, IoU >= 50).
+        convention: ``"wsoleval"``, ``"paper"`` or ``"strict"`` (see
+            :mod:`evaluation.localization.conventions`).
+        executor: Optional :class:`concurrent.futures.Executor` that runs the box sweeps of
+            each batch in chunks of 16 maps; a ``ThreadPoolExecutor`` uses one CPU core per
+            thread (the compiled sweeps release the GIL). ``None`` runs them in this thread.
+
+    Attributes:
+        settings: The validated :class:`~evaluation.localization.settings.LocalizationSettings`.
+        counts: The :class:`~evaluation.localization.counts.LocalizationCounts` so far.
+
+    Raises:
+        ConfigurationError: An argument is out of range.
+    """
+
+    def __init__(
+        self,
+        frame_size: tuple[int, int] = (224, 224),
+        thresholds: Sequence[float] | np.ndarray | Tensor | None = None,
+        iou_thresholds: Sequence[int] = (30, 50, 70),
+        fixed_threshold: float = 0.2,
+        convention: str = "wsoleval",
+        executor: Executor | None = None,
+    ) -> None:
+        self.settings = LocalizationSettings.checked(
+            frame_size, thresholds, iou_thresholds, fixed_threshold, convention
+        )
+        self.executor = executor
+        steps, deltas = len(self.settings.thresholds), len(self.settings.counted_deltas)
+        self.counts = LocalizationCounts.zeros(steps, deltas)
+        # Compiled code loads once per process: here, rather than in the first (timed) batch.
+        compile_sweeps()
+        compile_quantizer()
+
+    @property
+    def num_images(self) -> int:
+        """Number of images accumulated so far."""
+        return self.counts.num_images
+
+    def config(self) -> dict[str, Any]:
+        """The settings that two accumulators must share to be added."""
+        return self.settings.config()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Counters and settings, for ``torch.save`` and :meth:`load_state_dict`."""
+        counters = {name: tensor.clone() for name, tensor in self.counts.tensors().items()}
+        return {"version": _STATE_VERSION, "config": self.config(), **counters}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Replace the counters with saved ones (same settings required).
+
+        Raises:
+            ConfigurationError: The state was saved with other settings or another version.
+        """
+        if state.get("version") != _STATE_VERSION:
+            raise ConfigurationError(
+                f"accumulator state version {state.get('version')!r} is not {_STATE_VERSION}"
+            )
+        self.settings.check_compatible(state["config"], "the saved state")
+        self.counts.load(state)
+
+    def merge(self, other: LocalizationAccumulator) -> LocalizationAccumulator:
+        """A new accumulator holding the sum of both (as if one had seen every batch).
+
+        Raises:
+            ConfigurationError: The settings differ, or only one side has top-k predictions.
+        """
+        self.settings.check_compatible(other.config(), "the other accumulator")
+        merged = LocalizationAccumulator(executor=self.executor, **self.config())
+        merged.counts = self.counts.plus(other.counts)
+        return merged
+
+    def all_reduce(self, group: Any = None) -> None:
+        """Sum the counters over the processes of ``group`` in place (``torch.distributed``)."""
+        self.counts.all_reduce(group)
+
+    def update(
+        self,
+        maps: Tensor,
+        gt_boxes: Tensor,
+        labels: Tensor,
+        topk_predictions: Tensor | None = None,
+        masks: Tensor | None = None,
+    ) -> Tensor:
+        """Add one batch (quantise, sweep, count) and return each image's V1 IoU per threshold.
+
+        Args:
+            maps: ``(B, 1, h, w)`` or ``(B, h, w)`` raw signed scores of any size and device;
+                resized to the frame (bicubic) and min-max normalised per map.
+            gt_boxes: ``(B, G, 4)`` inclusive ``x0, y0, x1, y1`` in frame pixels, rows padded
+                with NaN where an image has fewer than ``G`` boxes.
+            labels: ``(B,)`` class labels.
+            topk_predictions: ``(B, k)`` predicted classes, best first (``k >= 1``; Top-5 uses
+                the first ``min(k, 5)``), or ``None``. Either every batch has them or none.
+            masks: Optional ``(B, H, W)`` uint8 frame masks (1 / 0 / 255 ignore) for PxAP.
+
+        Returns:
+            ``(B, T + 1)`` float64: for every image, the best IoU of its V1 (largest-contour) box
+            with any of its GT boxes at each grid threshold and, in the last column, at the fixed
+            threshold: the values the counters were made from (for per-image analyses such as a
+            report's best and worst cases).
+
+        Raises:
+            ScoreMapError: Shapes disagree.
+            ConfigurationError: Predictions are given for some batches and not others.
+        """
+        batch = maps.shape[0]
+        gt_boxes, labels = _checked_targets(batch, gt_boxes, labels)
+        if batch == 0:
+            return torch.zeros((0, len(self.settings.thresholds) + 1), dtype=torch.float64)
+        if self.num_images and (topk_predictions is not None) != self.counts.has_predictions:
+            raise ConfigurationError(
+                "give topk_predictions with every batch or with none (Top-k needs all images)"
+            )
+        settings = self.settings
+        quantized = quantize_raw_maps(maps, settings.frame_size, settings.convention)
+        peaks = torch.from_numpy(quantized.levels.reshape(batch, -1).max(axis=1))
+        levels = threshold_levels(peaks, settings.counted_thresholds).numpy()
+        ious = best_level_ious(
+            quantized.levels, levels, gt_boxes, settings.convention, self.executor
+        )
+        topk = None if topk_predictions is None else _checked_topk(batch, topk_predictions)
+        histograms = None
+        if masks is not None:
+            normalized = normalize_score_maps(maps, settings.frame_size, settings.convention)
+            histograms = pixel_histograms(
+                normalized.maps, torch.as_tensor(masks), settings.thresholds
+            )
+        self.counts.add_hits(ious, settings.counted_deltas, labels, topk)
+        self.counts.add_zeroed(quantized.nonfinite, quantized.constant)
+        if histograms is not None:
+            self.counts.add_pixels(histograms, batch)
+        return ious[0]
+
+    def compute(self) -> dict[str, Any]:
+        """Metrics in percent (0..100) from the final counts (JSON-serialisable).
+
+        See :func:`evaluation.localization.metrics.localization_metrics` for the keys.
+
+        Raises:
+            ConfigurationError: No image has been accumulated.
+        """
+        return localization_metrics(self.settings, self.counts)
+
+
+def _checked_targets(batch: int, gt_boxes: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """``gt_boxes`` as ``(B, G, 4)`` float64 and ``labels`` as ``(B,)`` int64, on the CPU.
+
+    Raises:
+        ScoreMapError: A shape disagrees with the batch.
+    """
+    gt_boxes = torch.as_tensor(gt_boxes).to("cpu", torch.float64)
+    labels = torch.as_tensor(labels).to("cpu", torch.long).reshape(-1)
+    if gt_boxes.dim() != 3 or gt_boxes.shape[0] != batch or gt_boxes.shape[2] != 4:
+        raise ScoreMapError(
+            f"gt_boxes must have shape ({batch}, G, 4), got {tuple(gt_boxes.shape)}"
+        )
+    if labels.shape[0] != batch:
+        raise ScoreMapError(f"labels must have shape ({batch},), got {tuple(labels.shape)}")
+    return gt_boxes, labels
+
+
+def _checked_topk(batch: int, topk_predictions: Tensor) -> Tensor:
+    """Top-k predictions as ``(B, k)`` int64 on the CPU (a ``(B,)`` tensor is top-1).
+
+    Raises:
+        ScoreMapError: The shape is not ``(B, k)`` with ``k >= 1``.
+    """
+    topk = torch.as_tensor(topk_predictions).to("cpu", torch.long)
+    if topk.dim() == 1:
+        topk = topk[:, None]
+    if topk.dim() != 2 or topk.shape[0] != batch or topk.shape[1] == 0:
+        raise ScoreMapError(
+            f"topk_predictions must have shape ({batch}, k) with k >= 1, got {tuple(topk.shape)}"
+        )
+    return topk

@@ -1,0 +1,153 @@
+"""The integer counters of a localisation evaluation: they add exactly, whatever the split.
+
+The last leg of a map's trip (quantise -> sweep -> count). :meth:`LocalizationCounts.add_hits`
+counts, for every threshold ``tau`` of the grid and IoU threshold ``delta``, the images whose
+best IoU is ``>= delta / 100``, for the V1 box and the V2 boxes, three times: all images
+(GT-known), images whose top-1 prediction is the label (Top-1) and images whose top-5 holds it
+(Top-5); the same at the fixed threshold. Batches, shards and processes add the int64 tensors
+exactly (:meth:`LocalizationCounts.plus`, :meth:`LocalizationCounts.all_reduce`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from evaluation.errors import ConfigurationError
+
+TOTALS = (
+    "num_images",
+    "num_nonfinite_maps",
+    "num_constant_maps",
+    "num_with_predictions",
+    "num_top1_correct",
+    "num_top5_correct",
+    "num_masked_images",
+)
+"""The entries of :attr:`LocalizationCounts.totals`, in order."""
+
+
+@dataclass(frozen=True)
+class LocalizationCounts:
+    """Counters of images (and, for PxAP, pixels); every field is an int64 tensor.
+
+    Attributes:
+        box_counts: ``(3, 2, T, D)``: kind (GT-known, Top-1, Top-5) x variant (V1, V2) x grid
+            threshold x counted IoU threshold: images whose best IoU is ``>= delta / 100``.
+        fixed_counts: ``(3, 2, D)``: the same at the fixed threshold.
+        totals: ``(7,)``: the image counts named in :data:`TOTALS`.
+        pixel_histograms: ``(2, T + 2)``: positive and negative pixels per score bin (PxAP).
+    """
+
+    box_counts: Tensor
+    fixed_counts: Tensor
+    totals: Tensor
+    pixel_histograms: Tensor
+
+    @classmethod
+    def zeros(cls, thresholds: int, deltas: int) -> LocalizationCounts:
+        """Empty counters for ``thresholds`` grid thresholds and ``deltas`` IoU thresholds."""
+        return cls(
+            torch.zeros(3, 2, thresholds, deltas, dtype=torch.int64),
+            torch.zeros(3, 2, deltas, dtype=torch.int64),
+            torch.zeros(len(TOTALS), dtype=torch.int64),
+            torch.zeros(2, thresholds + 2, dtype=torch.int64),
+        )
+
+    @property
+    def num_images(self) -> int:
+        """Images counted so far."""
+        return int(self.totals[0])
+
+    @property
+    def has_predictions(self) -> bool:
+        """The counted images came with top-k predictions."""
+        return bool(self.totals[3])
+
+    def tensors(self) -> dict[str, Tensor]:
+        """The counters by field name (the keys of an accumulator's state dict)."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+    def add_hits(
+        self, ious: Sequence[Tensor], deltas: Sequence[int], labels: Tensor, topk: Tensor | None
+    ) -> None:
+        """Count one batch's images by kind, variant, threshold and IoU threshold.
+
+        Args:
+            ious: ``(V1, V2)`` best IoU, ``(B, T + 1)`` float64 each (the grid, then the fixed
+                threshold).
+            deltas: The counted IoU thresholds in percent.
+            labels: ``(B,)`` int64 class labels.
+            topk: ``(B, k)`` int64 predicted classes, best first, or ``None``.
+        """
+        batch = len(labels)
+        hits = torch.stack(list(ious), dim=1)[..., None] >= (
+            torch.tensor(deltas, dtype=torch.float64) / 100
+        )
+        kinds = torch.ones(3, batch, dtype=torch.bool)
+        if topk is not None:
+            kinds[1] = topk[:, 0] == labels
+            kinds[2] = (topk[:, :5] == labels[:, None]).any(dim=1)
+            self.totals[3:6] += torch.tensor([batch, int(kinds[1].sum()), int(kinds[2].sum())])
+        counted = (hits[None] & kinds[:, :, None, None, None]).sum(dim=1)
+        self.box_counts.add_(counted[:, :, :-1])
+        self.fixed_counts.add_(counted[:, :, -1])
+        self.totals[0] += batch
+
+    def add_zeroed(self, nonfinite: Tensor, constant: Tensor) -> None:
+        """Count the maps zeroed for a NaN/infinity and for being constant (``(B,)`` flags)."""
+        self.totals[1] += int(nonfinite.sum())
+        self.totals[2] += int(constant.sum())
+
+    def add_pixels(self, histograms: Tensor, images: int) -> None:
+        """Add one batch's ``(2, T + 2)`` PxAP histograms of ``images`` masked images."""
+        self.pixel_histograms.add_(histograms)
+        self.totals[6] += images
+
+    def load(self, saved: dict[str, Any]) -> None:
+        """Replace the counters with the same-named tensors of ``saved`` (a state dict).
+
+        Raises:
+            ConfigurationError: A saved tensor has another shape.
+        """
+        for name, current in self.tensors().items():
+            tensor = torch.as_tensor(saved[name], dtype=torch.int64)
+            if tensor.shape != current.shape:
+                raise ConfigurationError(f"saved {name} has shape {tuple(tensor.shape)}")
+            current.copy_(tensor)
+
+    def plus(self, other: LocalizationCounts) -> LocalizationCounts:
+        """New counters holding the sum of both.
+
+        Raises:
+            ConfigurationError: One side counted top-k predictions and the other did not.
+        """
+        if self.num_images and other.num_images and self.has_predictions != other.has_predictions:
+            raise ConfigurationError(
+                "cannot merge an accumulator with top-k predictions and one without"
+            )
+        mine, theirs = self.tensors(), other.tensors()
+        return LocalizationCounts(**{name: mine[name] + theirs[name] for name in mine})
+
+    def all_reduce(self, group: Any = None) -> None:
+        """Sum the counters over the processes of ``group`` in place (``torch.distributed``).
+
+        Every process ends with the global counts. Works with any backend: the counters travel
+        as one int64 tensor, on the current CUDA device for NCCL.
+        """
+        import torch.distributed as dist
+
+        counters = list(self.tensors().values())
+        flat = torch.cat([c.flatten() for c in counters])
+        if dist.get_backend(group) == "nccl":
+            flat = flat.to(torch.device("cuda", torch.cuda.current_device()))
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM, group=group)
+        flat = flat.cpu()
+        start = 0
+        for counter in counters:
+            counter.copy_(flat[start : start + counter.numel()].view_as(counter))
+            start += counter.numel()

@@ -1,0 +1,13 @@
+"""Reports of finished runs: ``report.md`` and a self-contained ``report.html``, comparisons.
+
+:mod:`~evaluation.reports.data` reads and checks a run folder and holds the table model and the
+prose; :mod:`~evaluation.reports.markdown` and :mod:`~evaluation.reports.html` render it (the
+HTML with the charts and gallery panels of :mod:`~evaluation.reports.figures`);
+:mod:`~evaluation.reports.writer` writes the files of one run (``write_reports``) or several
+(``compare``).
+
+May import: :mod:`evaluation.runs.schema` (the layout of a run folder) and nothing else of
+``runs``; :mod:`evaluation.io`, :mod:`evaluation.errors`, numpy, matplotlib and OpenCV. Never
+``localization``, ``models``, ``datasets`` or ``commands``: a report reads files, it computes no
+metric.
+"""

@@ -1,0 +1,331 @@
+"""The HTML side of the reports: one self-contained page per run or per comparison.
+
+Pages load nothing: the CSS is inline, charts are inline SVG and images base64 JPEG
+(:mod:`evaluation.reports.figures`). Tables mark the best value per column
+(:func:`evaluation.reports.data.best_rows`) with a green cell, group their headers (fixed
+threshold, best threshold, thresholds, speed) and show each method in its chart colour.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evaluation.reports.data import (
+    Column,
+    RunGroup,
+    best_rows,
+    best_tau_table,
+    columns_for,
+    comparability_warning,
+    describe_dataset,
+    describe_model,
+    describe_protocol,
+    fixed_threshold,
+    how_to_read,
+    map_warnings,
+    method_rows,
+    metric_paragraphs,
+    v2_ious,
+)
+from evaluation.reports.figures import (
+    GT_COLOR,
+    PRED_COLOR,
+    bar_chart_svg,
+    curves_svg,
+    method_color,
+    method_label,
+    panel_uri,
+)
+
+__all__ = ["esc", "render_compare_html", "render_html"]
+
+_CSS = """
+:root{--fg:#1f2933;--muted:#616e7c;--line:#e4e7eb;--bg:#f5f7fa;--card:#fff;--accent:#2f6fde;
+--best:#e3f5e9;--best-fg:#0b6b37}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--fg);
+font:15px/1.55 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+main{max-width:1280px;margin:0 auto;padding:36px 28px 72px}
+h1{font-size:27px;line-height:1.25;margin:0 0 6px;letter-spacing:-.01em}
+h2{font-size:19px;margin:0 0 12px}
+h3{font-size:15px;margin:18px 0 8px}
+p{margin:0 0 10px}
+.sub{color:var(--muted);margin:0 0 22px}
+.facts{display:grid;grid-template-columns:repeat(auto-fit,minmax(200px,1fr));gap:10px 24px;
+margin:0 0 8px;padding:0}
+.facts div{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 14px}
+.facts dt{font-size:11px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted)}
+.facts dd{margin:2px 0 0;font-weight:600;overflow-wrap:anywhere}
+section{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:22px 26px;
+margin:22px 0}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums;font-size:13.5px}
+table.compact{width:auto;min-width:55%}
+th,td{padding:7px 8px;text-align:right;white-space:nowrap;border-bottom:1px solid var(--line)}
+th:first-child,td:first-child,th.text,td.text{text-align:left}
+thead th{font-size:12px;font-weight:600;color:var(--muted);vertical-align:bottom}
+thead tr.groups th{letter-spacing:.04em;font-size:11px;
+border-bottom:none;padding-bottom:0;color:#9aa5b1}
+thead tr.groups th.g{border-bottom:2px solid var(--line)}
+tbody tr:hover{background:#fafbfc}
+td.best{background:var(--best);color:var(--best-fg);font-weight:700}
+.swatch{display:inline-block;width:10px;height:10px;border-radius:3px;margin-right:8px;
+vertical-align:baseline}
+.note{background:#eef4ff;border-left:4px solid var(--accent);border-radius:6px;padding:14px 18px;
+margin-top:16px;font-size:14px}
+.note p:last-child{margin:0}
+.warn{background:#fff7e6;border-left:4px solid #f0a500;border-radius:6px;padding:12px 16px;
+margin:14px 0;font-size:14px}
+.chart svg{width:100%;height:auto}
+.chart.narrow{max-width:760px;margin-top:18px}
+.legend{display:flex;gap:18px;flex-wrap:wrap;font-size:13px;color:var(--muted);margin:0 0 14px}
+.legend i{display:inline-block;width:16px;height:11px;margin-right:6px;vertical-align:middle;
+border:2px solid;background:#3e4c59;outline:1px solid #1f2933}
+.row{border-top:1px solid var(--line);padding:16px 0 6px}
+.row h3{margin:0 0 10px;font-size:14px}
+.row h3 small{color:var(--muted);font-weight:400;margin-left:8px}
+.panels{display:flex;flex-wrap:wrap;gap:12px}
+figure{margin:0;width:184px;position:relative}
+figure img{width:184px;height:184px;object-fit:contain;border-radius:6px;display:block;
+background:#111}
+figure .badge{position:absolute;top:6px;left:6px}
+figcaption{font-size:12.5px;margin-top:5px;white-space:nowrap}
+figcaption b{font-weight:600}
+.badge{font-size:10.5px;font-weight:700;text-transform:uppercase;letter-spacing:.05em;
+border-radius:4px;padding:1px 6px}
+.badge.best{background:#dcfce7;color:#166534}.badge.worst{background:#fee2e2;color:#991b1b}
+details{margin-top:8px}
+summary{cursor:pointer;color:var(--accent)}
+pre{background:#f5f7fa;border:1px solid var(--line);border-radius:6px;padding:12px;overflow:auto;
+font-size:12.5px}
+footer{color:var(--muted);font-size:12.5px;text-align:center;margin-top:26px}
+"""
+
+
+def esc(value: Any) -> str:
+    """``value`` as HTML-escaped text."""
+    return html.escape(str(value), quote=True)
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n{body}\n"
+        "<footer>Written by wsol-bench (infocam-captum). Self-contained: no external "
+        "resources.</footer>\n</main>\n</body>\n</html>\n"
+    )
+
+
+def _facts(items: Sequence[tuple[str, str]]) -> str:
+    cells = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in items)
+    return f"<dl class=\"facts\">{cells}</dl>"
+
+
+def _html_table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[Column],
+    lead: Sequence[tuple[str, str]],
+    order: Sequence[str],
+    compact: bool = False,
+) -> str:
+    """An HTML table with grouped headers and the best value per column marked.
+
+    ``lead`` lists the text columns before the metrics as (title, row key); the ``method`` key
+    shows the method's colour swatch and display name. A ``compact`` table is only as wide as
+    its content.
+    """
+    best = {c.key: best_rows(rows, c) for c in columns}
+    groups: list[tuple[str, int]] = []
+    for column in columns:
+        if groups and groups[-1][0] == column.group:
+            groups[-1] = (column.group, groups[-1][1] + 1)
+        else:
+            groups.append((column.group, 1))
+    group_cells = f"<th colspan=\"{len(lead)}\"></th>" + "".join(
+        f"<th class=\"g\" colspan=\"{span}\" style=\"text-align:center\">{esc(name)}</th>"
+        for name, span in groups
+    )
+    titles = "".join(f"<th class=\"text\">{esc(t)}</th>" for t, _ in lead)
+    titles += "".join(f"<th>{esc(c.title)}</th>" for c in columns)
+    body = []
+    for i, row in enumerate(rows):
+        cells = []
+        for _, key in lead:
+            if key == "method":
+                color = method_color(row["method"], order)
+                cells.append(
+                    f"<td class=\"text\"><span class=\"swatch\" style=\"background:{color}\">"
+                    f"</span>{esc(method_label(row['method']))}</td>"
+                )
+            else:
+                cells.append(f"<td class=\"text\">{esc(row[key])}</td>")
+        for column in columns:
+            text = esc(column.format(row.get(column.key)))
+            marked = i in best[column.key]
+            cells.append(f"<td class=\"best\">{text}</td>" if marked else f"<td>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    table = "<table class=\"compact\">" if compact else "<table>"
+    return (
+        f"<div class=\"scroll\">{table}<thead>"
+        f"<tr class=\"groups\">{group_cells}</tr><tr>{titles}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _gallery_html(gallery: Mapping[str, np.ndarray], order: Sequence[str]) -> str:
+    """One row per gallery image: the input with its GT boxes, then each method's map."""
+    methods = [str(m) for m in gallery["methods"]]
+    gt = "#{:02x}{:02x}{:02x}".format(*GT_COLOR)
+    pred = "#{:02x}{:02x}{:02x}".format(*PRED_COLOR)
+    parts = [
+        "<p>Each row is one image: first the input with its ground-truth box, then each "
+        "method's score map (jet colours: red is high) with the box it predicts at its best "
+        "threshold τ V1 and that box's IoU with the ground truth. <b>Best</b> and <b>worst</b> "
+        "mark each method's best- and worst-localised images, as the evaluation run selected "
+        "them.</p>",
+        f"<div class=\"legend\"><span><i style=\"border-color:{gt}\"></i>ground truth</span>"
+        f"<span><i style=\"border-color:{pred}\"></i>predicted box</span></div>",
+    ]
+    for n in range(gallery["images"].shape[0]):
+        image = gallery["images"][n]
+        boxes = gallery["gt_boxes"][n]
+        roles = [str(gallery["roles"][m, n]) for m in range(len(methods))]
+        tags = []
+        for role in ("best", "worst"):
+            names = [method_label(methods[m]) for m, r in enumerate(roles) if r == role]
+            if names:
+                tags.append(f"{role} for {', '.join(names)}")
+        title = (
+            f"{esc(gallery['class_names'][n])}<small>{esc(gallery['image_ids'][n])}"
+            f"{' · ' + esc('; '.join(tags)) if tags else ''}</small>"
+        )
+        panels = [
+            f"<figure><img alt=\"input {esc(gallery['image_ids'][n])}\" "
+            f"src=\"{panel_uri(image, boxes)}\"><figcaption><b>Input</b></figcaption></figure>"
+        ]
+        for m, name in enumerate(methods):
+            uri = panel_uri(image, boxes, gallery["maps"][m, n], gallery["pred_boxes"][m, n])
+            iou = float(gallery["ious"][m, n])
+            iou_text = f"IoU {iou:.2f}" if math.isfinite(iou) else "no box"
+            role = roles[m] if roles[m] in ("best", "worst") else ""
+            badge = f"<span class=\"badge {role}\">{role}</span>" if role else ""
+            color = method_color(name, order)
+            panels.append(
+                f"<figure>{badge}<img alt=\"{esc(method_label(name))} map\" src=\"{uri}\">"
+                f"<figcaption><span class=\"swatch\" style=\"background:{color}\"></span>"
+                f"<b>{esc(method_label(name))}</b> {iou_text}</figcaption></figure>"
+            )
+        parts.append(f"<div class=\"row\"><h3>{title}</h3><div class=\"panels\">"
+                     f"{''.join(panels)}</div></div>")
+    return "".join(parts)
+
+
+def render_html(results: Mapping[str, Any], gallery: Mapping[str, np.ndarray] | None) -> str:
+    """The self-contained HTML report of one run (table, notes, curves, gallery, details)."""
+    order = list(results["methods"])
+    rows = method_rows(results)
+    tau = fixed_threshold(results)
+    title = f"WSOL report: {results['model']['name']} on {results['dataset']['name']}"
+    methods = ", ".join(method_label(m) for m in order)
+    facts = [
+        ("Dataset", describe_dataset(results)),
+        ("Model", describe_model(results)),
+        ("Protocol", describe_protocol(results)),
+        ("Fixed threshold", f"τ = {tau:g}" if tau is not None else "not reported"),
+    ]
+    forward = (results.get("throughput") or {}).get("forward_images_per_second")
+    if forward is not None:
+        facts.append(("Plain forward pass", f"{forward:.1f} img/s"))
+    note = "".join(f"<p>{esc(p)}</p>" for p in how_to_read(results))
+    warnings = "".join(f"<div class=\"warn\">{esc(n)}</div>" for n in map_warnings(results))
+    body = [
+        f"<h1>{esc(title)}</h1><p class=\"sub\">Weakly-supervised object localisation of "
+        f"{esc(methods)}.</p>",
+        _facts(facts),
+        "<section><h2>Results</h2>"
+        + _html_table(rows, columns_for(results), [("Method", "method")], order)
+        + warnings + f"<div class=\"note\"><p><b>How to read this.</b></p>{note}</div></section>",
+    ]
+    tau_columns, tau_rows = best_tau_table(rows)
+    if tau_rows:
+        body.append(
+            "<section><h2>Classical metrics at the best threshold</h2><p>GT-known, Top-1 and "
+            "Top-5 Loc at each method's own best threshold (the τ of MaxBoxAcc) instead of the "
+            "fixed one.</p>"
+            + _html_table(tau_rows, tau_columns, [("Method", "method")], order, compact=True)
+            + "</section>"
+        )
+    curves = curves_svg(results["methods"])
+    if curves:
+        body.append(
+            "<section><h2>BoxAcc against the threshold</h2><p>How the share of well-localised "
+            "images changes with the threshold τ; the dots mark each curve's maximum (the "
+            f"best τ).</p><div class=\"chart\">{curves}</div></section>"
+        )
+    if gallery is not None:
+        body.append(f"<section><h2>Gallery</h2>{_gallery_html(gallery, order)}</section>")
+    details = {key: results.get(key) for key in ("environment", "config", "throughput")}
+    body.append(
+        "<section><h2>Run details</h2>"
+        + _facts([(k, v) for k, v in (results.get("environment") or {}).items()])
+        + "<details><summary>Full configuration</summary><pre>"
+        + esc(json.dumps(details, indent=2, sort_keys=True))
+        + "</pre></details></section>"
+    )
+    return _page(title, "\n".join(body))
+
+
+def render_compare_html(
+    runs: Sequence[Mapping[str, Any]],
+    paths: Sequence[Path],
+    labels: Sequence[str],
+    groups: Sequence[RunGroup],
+    columns: Sequence[Column],
+) -> str:
+    """The self-contained HTML comparison: a table and a MaxBoxAccV2 chart per group."""
+    order: list[str] = []
+    for results in runs:
+        order += [m for m in results["methods"] if m not in order]
+    lead = [("Run", "run"), ("Model", "model"), ("Method", "method")]
+    sections = []
+    for number, group in enumerate(groups, start=1):
+        heading = f"Group {number}: " if len(groups) > 1 else ""
+        chart = bar_chart_svg(
+            [f"{r['run']} · {r['label']}" for r in group.rows],
+            [r["maxboxacc_v2"] for r in group.rows],
+            [method_color(r["method"], order) for r in group.rows], "MaxBoxAccV2 (%)",
+        )
+        sections.append(
+            f"<section><h2>{esc(heading + group.title)}</h2>"
+            f"<p class=\"sub\">{esc(group.detail)}</p>"
+            + _html_table(group.rows, columns, lead, order)
+            + f"<div class=\"chart narrow\">{chart}</div></section>"
+        )
+    run_list = "".join(
+        f"<li><b>{esc(label)}</b>: {esc(path)} · {esc(describe_model(results))} · "
+        f"{esc(describe_dataset(results))} · protocol {esc(describe_protocol(results))}</li>"
+        for label, path, results in zip(labels, paths, runs, strict=True)
+    )
+    ious = sorted({iou for run in runs for iou in v2_ious(run)}, key=float)
+    taus = {fixed_threshold(run) for run in runs}
+    notes = metric_paragraphs(taus.pop() if len(taus) == 1 else None, ious, "each run's images")
+    warning = comparability_warning(runs, groups)
+    plural = "s" if len(groups) > 1 else ""
+    body = [
+        f"<h1>WSOL comparison</h1><p class=\"sub\">{len(runs)} runs, {len(groups)} comparable "
+        f"group{plural}; the best value per column is marked within each group.</p>",
+        f"<div class=\"warn\"><b>Not comparable across groups.</b> {esc(warning)}</div>"
+        if warning else "",
+        *sections,
+        f"<section><h2>Runs</h2><ul>{run_list}</ul><div class=\"note\"><p><b>How to read "
+        f"this.</b></p>{''.join(f'<p>{esc(p)}</p>' for p in notes)}</div></section>",
+    ]
+    return _page("WSOL comparison", "\n".join(body))

@@ -1,0 +1,184 @@
+"""``wsol-bench score`` through ``evaluation.cli.main``: results, report file, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from evaluation.cli import main
+from evaluation.localization import LocalizationAccumulator
+from evaluation.localization.quantization import resize_score_maps
+from tests.evaluation.localization.map_strategies import smooth_map
+
+IMAGES = {  # id: (label, (W, H), boxes, map shape)
+    "001.A/img_1.jpg": (0, (448, 224), [(10, 20, 300, 200)], (224, 224)),
+    "001.A/img_2.jpg": (1, (100, 200), [(0, 0, 99, 199), (5, 5, 20, 30)], (14, 14)),
+    "002.B/img_3.jpg": (2, (224, 224), [(50, 60, 150, 170)], (224, 224)),
+}
+
+
+def write_dataset(root: Path) -> tuple[Path, Path]:
+    meta, maps = root / "metadata", root / "scoremaps"
+    meta.mkdir()
+    ids = list(IMAGES)
+    (meta / "image_ids.txt").write_text("".join(f"{i}\n" for i in ids))
+    (meta / "class_labels.txt").write_text("".join(f"{i},{IMAGES[i][0]}\n" for i in ids))
+    (meta / "image_sizes.txt").write_text(
+        "".join(f"{i},{IMAGES[i][1][0]},{IMAGES[i][1][1]}\n" for i in ids)
+    )
+    (meta / "localization.txt").write_text(
+        "".join(f"{i},{','.join(map(str, b))}\n" for i in ids for b in IMAGES[i][2])
+    )
+    for seed, image_id in enumerate(ids):
+        path = maps / f"{image_id}.npy"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, smooth_map(seed, (5, 5), IMAGES[image_id][3]))
+    return meta, maps
+
+
+def expected_result(maps: Path, topk: torch.Tensor | None = None) -> dict:
+    acc = LocalizationAccumulator()
+    ids = list(IMAGES)
+    frames = [
+        resize_score_maps(torch.from_numpy(np.load(maps / f"{i}.npy"))[None], (224, 224))[0]
+        for i in ids
+    ]
+    gt = torch.full((3, 2, 4), float("nan"), dtype=torch.float64)
+    for k, image_id in enumerate(ids):
+        width, height = IMAGES[image_id][1]
+        for j, (x0, y0, x1, y1) in enumerate(IMAGES[image_id][2]):
+            gt[k, j] = torch.tensor([int(x0 * 224 / width), int(y0 * 224 / height),
+                                     int(x1 * 224 / width), int(y1 * 224 / height)])
+    labels = torch.tensor([IMAGES[i][0] for i in ids])
+    acc.update(torch.stack(frames), gt, labels, topk)
+    return acc.compute()
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["score", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_score_writes_the_report_and_prints_a_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    meta, maps = write_dataset(tmp_path)
+    predictions = tmp_path / "predictions.csv"
+    predictions.write_text(
+        "image_id,top1,top2\n001.A/img_1.jpg,0,1\n001.A/img_2.jpg,2,1\n002.B/img_3.jpg,2,0\n"
+    )
+    output = tmp_path / "out" / "score.json"
+    code, out, err = run(["--metadata", str(meta), "--scoremaps", str(maps), "--output",
+                          str(output), "--predictions", str(predictions), "--workers", "2"],
+                         capsys)
+    assert code == 0, err
+    report = json.loads(output.read_text())
+    expected = expected_result(maps, torch.tensor([[0, 1], [2, 1], [2, 0]]))
+    for key, value in expected.items():
+        assert report[key] == value, key
+    for key in ("maxboxacc", "maxboxacc_v2", "boxacc_v2_by_iou", "best_threshold_by_iou",
+                "gt_known_loc", "num_images", "num_nonfinite_maps", "convention", "top1_loc",
+                "top5_loc", "top1_cls"):
+        assert key in report
+    assert report["num_images"] == 3 and report["top1_cls"] == pytest.approx(200 / 3)
+    assert "MaxBoxAccV2" in out and "GT-known Loc @ tau 0.2" in out and str(output) in out
+
+
+def test_score_options_reach_the_accumulator(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    meta, maps = write_dataset(tmp_path)
+    output = tmp_path / "s.json"
+    code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps), "--output", str(output),
+                        "--cam-threshold", "0.35", "--cam-curve-interval", "0.1",
+                        "--iou-thresholds", "40", "60", "--convention", "strict",
+                        "--workers", "1"], capsys)
+    assert code == 0, err
+    report = json.loads(output.read_text())
+    assert report["convention"] == "strict" and report["fixed_threshold"] == 0.35
+    assert len(report["thresholds"]) == 10 and list(report["boxacc_v2_by_iou"]) == ["40", "60"]
+    assert report["top1_loc"] is None
+
+
+def check_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 2
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert err.startswith("wsol-bench: error: ")
+    for fragment in fragments:
+        assert fragment in err
+
+
+def test_missing_score_maps_are_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    meta, maps = write_dataset(tmp_path)
+    (maps / "002.B" / "img_3.jpg.npy").unlink()
+    (maps / "001.A" / "img_1.jpg.npy").unlink()
+    code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps), "--output",
+                        str(tmp_path / "x.json")], capsys)
+    check_error(code, err, "2 score maps", "001.A/img_1.jpg, 002.B/img_3.jpg")
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_a_map_with_the_wrong_number_of_dimensions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    meta, maps = write_dataset(tmp_path)
+    np.save(maps / "001.A" / "img_2.jpg.npy", np.zeros((2, 4, 4), np.float32))
+    code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps)], capsys)
+    check_error(code, err, "img_2.jpg.npy", "must be 2-D", "(2, 4, 4)")
+
+
+def test_malformed_metadata_names_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    meta, maps = write_dataset(tmp_path)
+    (meta / "class_labels.txt").write_text("001.A/img_1.jpg,0\n001.A/img_2.jpg,one\n")
+    code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps)], capsys)
+    check_error(code, err, "class_labels.txt:2")
+
+
+def test_ids_missing_from_one_metadata_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    meta, maps = write_dataset(tmp_path)
+    lines = (meta / "image_sizes.txt").read_text().splitlines()
+    (meta / "image_sizes.txt").write_text("\n".join(lines[:2]) + "\n")
+    code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps)], capsys)
+    check_error(code, err, "image_sizes.txt", "002.B/img_3.jpg")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("001.A/img_1.jpg,0\n001.A/img_2.jpg,x\n", "predictions.csv:2"),
+     ("001.A/img_1.jpg,0\nzzz.jpg,1\n", "predictions.csv:2: image id 'zzz.jpg'"),
+     ("001.A/img_1.jpg,0\n", "no prediction for 2 image ids"),
+     ("001.A/img_1.jpg,0,1\n001.A/img_2.jpg,1\n", "predictions.csv:2: 1 predictions")],
+)
+def test_bad_predictions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, fragment: str
+) -> None:
+    meta, maps = write_dataset(tmp_path)
+    predictions = tmp_path / "predictions.csv"
+    predictions.write_text(text)
+    code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps), "--predictions",
+                        str(predictions)], capsys)
+    check_error(code, err, fragment)
+
+
+def test_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    meta, maps = write_dataset(tmp_path)
+    code, _, err = run(["--metadata", str(meta), "--scoremaps", str(tmp_path / "nope")], capsys)
+    check_error(code, err, "not a folder")
+    code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps),
+                        "--cam-curve-interval", "0"], capsys)
+    check_error(code, err, "--cam-curve-interval")
+    code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps),
+                        "--iou-thresholds", "0"], capsys)
+    check_error(code, err, "IoU thresholds")
+    code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps), "--workers", "0"],
+                       capsys)
+    check_error(code, err, "--workers must be at least 1")
