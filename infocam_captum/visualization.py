@@ -4,8 +4,8 @@ Captum's ``visualize_image_attr`` wants an attribution at image resolution as a 
 :func:`overlay` takes the ``(N, 1, h, w)``-style output of any layer attribution, upsamples it with
 :meth:`captum.attr.LayerAttribution.interpolate` and hands it over. :func:`draw_boxes` adds boxes
 (inclusive pixel corners ``x0, y0, x1, y1``, the WSOL convention) and :func:`attribution_box` gives
-the box of one map for display. Benchmark numbers use ``evaluation.boxes``, which implements the
-published evaluation conventions; this module draws pictures.
+the box of one map for display. Benchmark numbers use ``evaluation.localization.boxes``, which
+implements the published evaluation conventions; this module draws pictures.
 """
 
 from __future__ import annotations
