@@ -147,6 +147,10 @@ def _run_arguments(run_group: argparse._ArgumentGroup) -> None:
         "--gallery", type=int, default=4, help="sample images in the report gallery (0: none)"
     )
     run_group.add_argument(
+        "--bootstrap-resamples", type=int, default=1000, metavar="B",
+        help="resamples of the images for the 95%% intervals (seeded with --seed; default 1000)",
+    )
+    run_group.add_argument(
         "--overwrite", action="store_true", help="replace a run of another configuration"
     )
     run_group.add_argument("--output", required=True, type=Path, help="run folder (RUN_DIR)")
@@ -182,6 +186,7 @@ def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
         save_every=args.save_every,
         gallery_samples=args.gallery,
         gallery_extremes=1 if args.gallery > 0 else 0,
+        bootstrap_resamples=args.bootstrap_resamples,
     )
 
 

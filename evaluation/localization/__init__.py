@@ -15,8 +15,9 @@ localisation metrics of XAI evaluation (pointing games, relevance mass and rank,
 :mod:`~evaluation.localization.attribution`; each image's record (for intervals) is kept by
 :mod:`~evaluation.localization.image_records` in :mod:`evaluation.statistics`' layout.
 
-May import: :mod:`evaluation.errors`, :mod:`evaluation.statistics`, numpy, torch, OpenCV, numba. Never ``runs``, ``reports``,
-``models``, ``datasets`` or ``commands``: it knows nothing of models, files or runs.
+May import: :mod:`evaluation.errors`, :mod:`evaluation.statistics`, numpy, torch, OpenCV, numba.
+Never ``runs``, ``reports``, ``models``, ``datasets`` or ``commands``: it knows nothing of models,
+files or runs.
 """
 
 from evaluation.localization.accumulator import LocalizationAccumulator
