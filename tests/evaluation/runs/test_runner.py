@@ -208,7 +208,7 @@ def test_torchrun_two_processes_equal_one(
     with np.load(output / "records.npz") as gathered, np.load(single_run / "records.npz") as one:
         assert sorted(gathered.files) == sorted(one.files)
         for key in one.files:
-            assert np.array_equal(gathered[key], one[key], equal_nan=True), key
+            assert np.array_equal(gathered[key], one[key], equal_nan=one[key].dtype.kind == "f")
     assert done.stdout.count("| CAM |") == 1  # rank 0 alone prints
 
 
