@@ -193,7 +193,7 @@ def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write the reports and print the table (rank 0 only under torchrun)."""
     from evaluation.reports.markdown import format_table
-    from evaluation.reports.writer import write_reports
+    from evaluation.reports.writer import paired_methods, write_reports
     from evaluation.runs.runner import evaluate
 
     options = options_from_args(args)
@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     if not results:
         return 0
     markdown, html = write_reports(options.output)
-    print(format_table(results))
+    print(format_table(results, paired_methods(options.output, results)))
     print(f"results: {options.output / 'results.json'}")
     print(f"reports: {markdown}  {html}")
     return 0
