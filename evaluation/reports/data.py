@@ -460,7 +460,9 @@ def metric_paragraphs(tau: float | None, ious: Sequence[str], over: str) -> list
         f"choice, which makes them the fairer comparison between methods.",
         f"Numbers are percentages over {over}, each with its 95% interval in brackets (a "
         f"percentile bootstrap over the images; MaxBoxAcc and the other best-threshold metrics "
-        f"re-select their threshold in every resample). A value is marked best only when no "
+        f"re-select their threshold in every resample, so their interval carries the "
+        f"selection's optimism and can lie above the value itself). A value is marked best "
+        f"only when no "
         f"other method is significantly better and it is significantly better than at least "
         f"one (paired bootstrap over the same images; McNemar's exact test for the "
         f"fixed-threshold hit rates); speed is never marked. img/s is the evaluation "

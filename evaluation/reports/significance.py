@@ -27,7 +27,7 @@ from evaluation.errors import DataFormatError, MissingFilesError
 from evaluation.reports.figures import method_label
 from evaluation.runs.schema import RECORDS_FILE, RECORDS_KEYS
 from evaluation.statistics.bootstrap import BootstrapSettings
-from evaluation.statistics.paired import PairedComparison, compare_methods
+from evaluation.statistics.paired import PairedComparison, PairedDifference, compare_methods
 from evaluation.statistics.records import ImageRecords
 
 HEADLINE_METRICS = ("maxboxacc_v2", "maxboxacc", "gt_known_loc", "top1_loc", "pointing_game",
@@ -154,42 +154,74 @@ def best_marks(row_count: int, key: str, paired: Sequence[PairedRows]) -> set[in
 
 
 def significance_paragraphs(paired: Sequence[PairedRows], unpaired_note: str = "") -> list[str]:
-    """The "what is significant" prose, written from the comparisons' numbers."""
+    """The "what is significant" prose, written from the comparisons' numbers.
+
+    One sentence per headline metric: each pair's difference and its test when there are at
+    most three pairs; otherwise how many differences are significant, which rows rank first, and
+    the difference between the two highest values.
+    """
     if not paired:
         return [unpaired_note or "No two rows were measured on the same images with per-image "
                 "records, so no difference could be tested and nothing is marked best."]
     paragraphs = []
     for group in paired:
         comparison = group.comparison
+        keys = [k for k in HEADLINE_METRICS if k in comparison.metrics]
+        sentences, significant, total = [], 0, 0
+        for key in keys:
+            oriented = [_ahead(comparison, key, i, j) for (metric, i, j) in comparison.differences
+                        if metric == key]
+            significant += sum(d.significant for d in oriented)
+            total += len(oriented)
+            sentences.append(_metric_sentence(group, key, oriented))
         level = f"{comparison.settings.level:.0%}"
-        found, quiet = [], []
-        for key in (k for k in HEADLINE_METRICS if k in comparison.metrics):
-            for (metric, i, j), difference in comparison.differences.items():
-                if metric != key:
-                    continue
-                ahead, behind = (i, j) if difference.difference >= 0 else (j, i)
-                d = comparison.difference(key, ahead, behind)
-                test = (f"McNemar p = {d.p_value:.3g}" if d.p_value is not None
-                        else f"{level} interval {d.low:+.1f} to {d.high:+.1f}")
-                text = (f"{group.labels[ahead]} is ahead of {group.labels[behind]} on "
-                        f"{metric_name(key)} by {d.difference:.1f} points ({test})")
-                (found if d.significant else quiet).append(text)
-        names = ", ".join(metric_name(k) for k in HEADLINE_METRICS if k in comparison.metrics)
-        total = len(found) + len(quiet)
-        verb = "is" if len(found) == 1 else "are"
+        verb = "is" if significant == 1 else "are"
         paragraphs.append(
-            f"Of the {total} paired differences on {names}, {len(found)} {verb} larger than the "
-            f"sampling noise ({level} paired bootstrap intervals over the {group.images} images, "
-            f"{comparison.settings.resamples} resamples; McNemar's exact test for the "
-            "fixed-threshold hit rates)."
+            f"Of the {total} paired differences on {', '.join(metric_name(k) for k in keys)}, "
+            f"{significant} {verb} larger than the sampling noise ({level} paired bootstrap "
+            f"intervals over the {group.images} images, {comparison.settings.resamples} "
+            "resamples; McNemar's exact test for the fixed-threshold hit rates)."
         )
-        if found:
-            paragraphs.append("Significant: " + "; ".join(found) + ".")
-        if quiet:
-            paragraphs.append("Within the noise (not significant): " + "; ".join(quiet) + ".")
+        paragraphs.append(" ".join(sentences))
     if unpaired_note:
         paragraphs.append(unpaired_note)
     return paragraphs
+
+
+def _ahead(comparison: PairedComparison, key: str, i: int, j: int) -> PairedDifference:
+    """The difference of ``key`` between ``i`` and ``j``, the higher value first."""
+    found = comparison.difference(key, i, j)
+    return found if found.difference >= 0 else comparison.difference(key, j, i)
+
+
+def _test_text(found: PairedDifference, level: float) -> str:
+    if found.p_value is not None:
+        return f"McNemar p = {found.p_value:.2g}"
+    return f"{level:.0%} interval {found.low:+.1f} to {found.high:+.1f}"
+
+
+def _metric_sentence(group: PairedRows, key: str, oriented: Sequence[PairedDifference]) -> str:
+    """One metric's sentence of :func:`significance_paragraphs`."""
+    comparison, labels, name = group.comparison, group.labels, metric_name(key)
+    level = comparison.settings.level
+    if len(oriented) <= 3:
+        parts = [
+            f"{labels[d.first]} is ahead of {labels[d.second]} by {d.difference:.1f} points "
+            f"({_test_text(d, level)}): {'significant' if d.significant else 'within the noise'}"
+            for d in oriented
+        ]
+        return f"{name}: " + "; ".join(parts) + "."
+    values = comparison.values[key]
+    first, second = (int(k) for k in np.argsort(-values, kind="stable")[:2])
+    top = _ahead(comparison, key, first, second)
+    leaders = [labels[i] for i in range(len(labels)) if comparison.ranks[key][i] == 1]
+    count = sum(d.significant for d in oriented)
+    verdict = "significant" if top.significant else "within the noise"
+    return (
+        f"{name}: {count} of {len(oriented)} differences are significant; rank 1: "
+        f"{', '.join(leaders)}; the two highest, {labels[top.first]} and {labels[top.second]}, "
+        f"differ by {top.difference:.1f} points ({_test_text(top, level)}, {verdict})."
+    )
 
 
 def rank_rows(group: PairedRows, keys: Sequence[str]) -> list[dict[str, Any]]:
