@@ -340,10 +340,11 @@ def _curves_section(methods: Mapping[str, Mapping[str, Any]]) -> str:
         return ""
     repeats = identical_curves(methods)
     note = "".join(
-        f"<p><b>{esc(method_label(name))} has exactly the curves of "
-        f"{esc(method_label(earlier))}</b>: its dashed line lies on top of "
-        f"{esc(method_label(earlier))}'s, which it would otherwise hide.</p>"
-        for name, earlier in repeats.items()
+        f"<p><b>{esc(method_label(name))}'s curves coincide with "
+        f"{esc(method_label(earlier))}'s</b> (no point differs by more than {gap:.2f} "
+        f"percentage points): its dashed line lies on top of {esc(method_label(earlier))}'s, "
+        "which it would otherwise hide.</p>"
+        for name, (earlier, gap) in repeats.items()
     )
     return (
         "<section><h2>BoxAcc against the threshold</h2><p>How the share of well-localised "
