@@ -158,7 +158,7 @@ def significance_paragraphs(paired: Sequence[PairedRows], unpaired_note: str = "
 
     One sentence per headline metric: each pair's difference and its test when there are at
     most three pairs; otherwise how many differences are significant, which rows rank first, and
-    the difference between the two highest values.
+    the difference between the two highest distinct values.
     """
     if not paired:
         return [unpaired_note or "No two rows were measured on the same images with per-image "
@@ -212,14 +212,18 @@ def _metric_sentence(group: PairedRows, key: str, oriented: Sequence[PairedDiffe
         ]
         return f"{name}: " + "; ".join(parts) + "."
     values = comparison.values[key]
-    first, second = (int(k) for k in np.argsort(-values, kind="stable")[:2])
+    order = [int(k) for k in np.argsort(-values, kind="stable")]
+    first = order[0]
+    shown = np.round(values, 1)  # distinct as displayed
+    second = next((k for k in order[1:] if shown[k] != shown[first]), order[1])
     top = _ahead(comparison, key, first, second)
     leaders = [labels[i] for i in range(len(labels)) if comparison.ranks[key][i] == 1]
     count = sum(d.significant for d in oriented)
     verdict = "significant" if top.significant else "within the noise"
     return (
         f"{name}: {count} of {len(oriented)} differences are significant; rank 1: "
-        f"{', '.join(leaders)}; the two highest, {labels[top.first]} and {labels[top.second]}, "
+        f"{', '.join(leaders)}; the two highest distinct values, {labels[top.first]} and "
+        f"{labels[top.second]}, "
         f"differ by {top.difference:.1f} points ({_test_text(top, level)}, {verdict})."
     )
 
