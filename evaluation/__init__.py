@@ -3,6 +3,7 @@
 Packages, and the direction their imports flow (``tests/evaluation/test_layout.py`` checks it)::
 
     datasets/       raw-layout readers, protocol transforms, the loader, synthetic data
+    statistics/     per-image records, bootstrap intervals, paired tests and ranks (numpy only)
     localization/   raw maps -> uint8 levels -> best IoU per threshold -> counts -> metrics
     models/         CAM-ready backbones, checkpoints, the fine-tuning recipe
     runs/           evaluate(): set-up, batch loop, resumable state, torchrun, results.json
@@ -11,6 +12,7 @@ Packages, and the direction their imports flow (``tests/evaluation/test_layout.p
     errors io       typed errors and atomic writes, for everyone
 
     commands -> runs -> localization, models, datasets;  commands -> reports -> runs.schema
+    localization, reports -> statistics
 
 This package builds on :mod:`infocam_captum`; the reverse import never happens.
 """

@@ -147,6 +147,10 @@ def _run_arguments(run_group: argparse._ArgumentGroup) -> None:
         "--gallery", type=int, default=4, help="sample images in the report gallery (0: none)"
     )
     run_group.add_argument(
+        "--bootstrap-resamples", type=int, default=1000, metavar="B",
+        help="resamples of the images for the 95%% intervals (seeded with --seed; default 1000)",
+    )
+    run_group.add_argument(
         "--overwrite", action="store_true", help="replace a run of another configuration"
     )
     run_group.add_argument("--output", required=True, type=Path, help="run folder (RUN_DIR)")
@@ -182,13 +186,14 @@ def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
         save_every=args.save_every,
         gallery_samples=args.gallery,
         gallery_extremes=1 if args.gallery > 0 else 0,
+        bootstrap_resamples=args.bootstrap_resamples,
     )
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write the reports and print the table (rank 0 only under torchrun)."""
     from evaluation.reports.markdown import format_table
-    from evaluation.reports.writer import write_reports
+    from evaluation.reports.writer import paired_methods, write_reports
     from evaluation.runs.runner import evaluate
 
     options = options_from_args(args)
@@ -196,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     if not results:
         return 0
     markdown, html = write_reports(options.output)
-    print(format_table(results))
+    print(format_table(results, paired_methods(options.output, results)))
     print(f"results: {options.output / 'results.json'}")
     print(f"reports: {markdown}  {html}")
     return 0

@@ -71,6 +71,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="CSV 'image_id,top1,top2,...' of predicted classes, best first (adds Top-k Loc)",
     )
     parser.add_argument(
+        "--bootstrap-resamples", type=int, default=1000, metavar="B",
+        help="resamples of the images for every metric's 95%% interval (default: 1000)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the resamples (default: 0)")
+    parser.add_argument(
+        "--pointing-tolerance", type=int, default=15, metavar="PX",
+        help="distance in pixels of the tolerant pointing game (default: TorchRay's 15)",
+    )
+    parser.add_argument(
+        "--top-k", type=int, default=1000, metavar="K",
+        help="pixels of the top-k intersection (default: Quantus' 1000)",
+    )
+    parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, metavar="N",
         help="threads for the box sweeps, one CPU core each (default: all CPUs)",
     )
@@ -87,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from evaluation.errors import ConfigurationError, MissingFilesError
     from evaluation.io import atomic_write_json
     from evaluation.localization import LocalizationAccumulator
+    from evaluation.statistics.bootstrap import BootstrapSettings
 
     if not 0 < args.cam_curve_interval <= 1:
         raise ConfigurationError(
@@ -94,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.workers < 1:
         raise ConfigurationError(f"--workers must be at least 1, got {args.workers}")
+    bootstrap = BootstrapSettings(args.bootstrap_resamples, args.seed)
     if not args.scoremaps.is_dir():
         raise ConfigurationError(f"--scoremaps {args.scoremaps} is not a folder")
     index = read_wsol_metadata(args.metadata)
@@ -114,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
             fixed_threshold=args.cam_threshold,
             convention=args.convention,
             executor=pool if args.workers > 1 else None,
+            pointing_tolerance=args.pointing_tolerance,
+            top_k=args.top_k,
         )
         frame = geometry.frame_size
         for start in range(0, len(records), BATCH_SIZE):
@@ -132,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
             topk = None if predictions is None else predictions[start : start + len(batch)]
             accumulator.update(maps, gt, labels, topk)
 
-    result = accumulator.compute()
+    result = accumulator.compute(bootstrap)
     report = {
         **result,
         "metadata": str(args.metadata),
@@ -214,25 +231,47 @@ def _read_predictions(path: Path, image_ids: list[str]) -> Any:
 
 
 def _print_table(result: dict[str, Any], output: Path) -> None:
-    def fmt(value: float | None) -> str:
-        return "-" if value is None else f"{value:6.2f}"
+    intervals = result["intervals"]
+
+    def fmt(value: float | None, key: str | None = None) -> str:
+        if value is None:
+            return "-"
+        bounds = intervals.get(key) if key else None
+        return f"{value:6.2f}" + (f" [{bounds[0]:.2f}, {bounds[1]:.2f}]" if bounds else "")
 
     lines = [
         f"convention {result['convention']}, {result['num_images']} images, "
         f"{result['num_nonfinite_maps']} non-finite maps zeroed",
-        f"{'MaxBoxAcc (V1, IoU 50)':<28}{fmt(result['maxboxacc'])}"
+        f"{'MaxBoxAcc (V1, IoU 50)':<28}{fmt(result['maxboxacc'], 'maxboxacc')}"
         f"   tau* {result['best_threshold']:.3f}",
-        f"{'MaxBoxAccV2':<28}{fmt(result['maxboxacc_v2'])}",
+        f"{'MaxBoxAccV2':<28}{fmt(result['maxboxacc_v2'], 'maxboxacc_v2')}",
     ]
     for delta, value in result["boxacc_v2_by_iou"].items():
         tau = result["best_threshold_by_iou"][delta]
-        lines.append(f"{'  V2 @ IoU ' + delta:<28}{fmt(value)}   tau* {tau:.3f}")
+        bounds = intervals["boxacc_v2_by_iou"].get(delta)
+        text = fmt(value) + (f" [{bounds[0]:.2f}, {bounds[1]:.2f}]" if bounds else "")
+        lines.append(f"{'  V2 @ IoU ' + delta:<28}{text}   tau* {tau:.3f}")
     tau = result["fixed_threshold"]
+    tolerance, top_k, drawn = result["pointing_tolerance"], result["top_k"], result["interval"]
     lines += [
-        f"{f'GT-known Loc @ tau {tau:g}':<28}{fmt(result['gt_known_loc'])}",
-        f"{f'Top-1 Loc @ tau {tau:g}':<28}{fmt(result['top1_loc'])}",
-        f"{f'Top-5 Loc @ tau {tau:g}':<28}{fmt(result['top5_loc'])}",
-        f"{'Top-1 Cls':<28}{fmt(result['top1_cls'])}",
+        f"{f'GT-known Loc @ tau {tau:g}':<28}{fmt(result['gt_known_loc'], 'gt_known_loc')}",
+        f"{f'Top-1 Loc @ tau {tau:g}':<28}{fmt(result['top1_loc'], 'top1_loc')}",
+        f"{f'Top-5 Loc @ tau {tau:g}':<28}{fmt(result['top5_loc'], 'top5_loc')}",
+        f"{'Top-1 Cls':<28}{fmt(result['top1_cls'], 'top1_cls')}",
+        f"{'Pointing game':<28}{fmt(result['pointing_game'], 'pointing_game')}",
+        f"{f'  within {tolerance} px':<28}"
+        f"{fmt(result['pointing_game_tolerant'], 'pointing_game_tolerant')}",
+        f"{'Energy pointing game':<28}"
+        f"{fmt(result['energy_pointing_game'], 'energy_pointing_game')}",
+        f"{'Relevance mass accuracy':<28}"
+        f"{fmt(result['relevance_mass_accuracy'], 'relevance_mass_accuracy')}",
+        f"{'Relevance rank accuracy':<28}"
+        f"{fmt(result['relevance_rank_accuracy'], 'relevance_rank_accuracy')}",
+        f"{f'Top-{top_k} intersection':<28}"
+        f"{fmt(result['top_k_intersection'], 'top_k_intersection')}",
+        f"{'AUC':<28}{fmt(result['auc'], 'auc')}",
+        f"values in %; [low, high]: {drawn['level']:.0%} percentile bootstrap over images "
+        f"({drawn['resamples']} resamples, seed {drawn['seed']}; best tau re-selected in each)",
         f"written to {output}",
     ]
     print("\n".join(lines), file=sys.stdout)

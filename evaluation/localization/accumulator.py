@@ -1,13 +1,18 @@
-"""A streaming, mergeable localisation accumulator: MaxBoxAcc, MaxBoxAccV2, Top-k Loc, PxAP.
+"""A streaming, mergeable localisation accumulator: box metrics, attribution metrics, intervals.
 
 :meth:`LocalizationAccumulator.update` takes each batch of raw maps one way through the
 package: quantise (:mod:`evaluation.localization.quantization`), sweep
 (:mod:`evaluation.localization.sweeps`: every threshold's best V1 and V2 IoU, resolved), count
-(:mod:`evaluation.localization.counts`: int64 counters). The counters add exactly across batches,
-shards and processes (:meth:`~LocalizationAccumulator.merge`,
-:meth:`~LocalizationAccumulator.all_reduce`), :meth:`~LocalizationAccumulator.state_dict` lets an
-interrupted run resume, and :meth:`~LocalizationAccumulator.compute` turns final counts into
-percentages (:mod:`evaluation.localization.metrics`).
+(:mod:`evaluation.localization.counts`: int64 counters); the raw maps in the frame are also
+scored against the ground-truth regions (:mod:`evaluation.localization.attribution`: pointing
+games, relevance mass and rank, top-k, AUC). Each image's hits, top-k flags, label and attribution
+values go into per-image records at its position
+(:class:`~evaluation.statistics.records.ImageRecords`), from which every metric gets a bootstrap
+interval. Counters and records add exactly across batches, shards and processes
+(:meth:`~LocalizationAccumulator.merge`, :meth:`~LocalizationAccumulator.all_reduce`; records of
+disjoint positions), :meth:`~LocalizationAccumulator.state_dict` lets an interrupted run resume,
+and :meth:`~LocalizationAccumulator.compute` turns the final counts into percentages
+(:mod:`evaluation.localization.metrics`), with intervals when asked.
 """
 
 from __future__ import annotations
@@ -21,20 +26,36 @@ import torch
 from torch import Tensor
 
 from evaluation.errors import ConfigurationError, ScoreMapError
+from evaluation.localization.attribution import (
+    DEFAULT_POINTING_TOLERANCE,
+    DEFAULT_TOP_K,
+    attribution_metrics,
+    region_masks,
+)
 from evaluation.localization.component_trees import warm_up as compile_sweeps
-from evaluation.localization.counts import LocalizationCounts
-from evaluation.localization.metrics import localization_metrics
-from evaluation.localization.pxap import pixel_histograms
+from evaluation.localization.counts import LocalizationCounts, hit_flags
+from evaluation.localization.image_records import (
+    all_reduce_records,
+    record_batch,
+    records_from_state,
+    records_state,
+)
+from evaluation.localization.metrics import attribution_means, localization_metrics
+from evaluation.localization.pxap import image_pixel_histograms
 from evaluation.localization.quantization import (
     normalize_score_maps,
     quantize_raw_maps,
+    resize_score_maps,
     threshold_levels,
 )
 from evaluation.localization.quantization import warm_up as compile_quantizer
 from evaluation.localization.settings import LocalizationSettings
 from evaluation.localization.sweeps import best_level_ious
+from evaluation.statistics.bootstrap import BootstrapSettings
+from evaluation.statistics.intervals import metric_intervals
+from evaluation.statistics.records import ImageRecords
 
-_STATE_VERSION = 1
+_STATE_VERSION = 2
 
 
 class LocalizationAccumulator:
@@ -51,10 +72,13 @@ class LocalizationAccumulator:
         executor: Optional :class:`concurrent.futures.Executor` that runs the box sweeps of
             each batch in chunks of 16 maps; a ``ThreadPoolExecutor`` uses one CPU core per
             thread (the compiled sweeps release the GIL). ``None`` runs them in this thread.
+        pointing_tolerance: Distance (frame pixels) of the tolerant pointing game, TorchRay's 15.
+        top_k: ``k`` of the top-k intersection, Quantus' 1000.
 
     Attributes:
         settings: The validated :class:`~evaluation.localization.settings.LocalizationSettings`.
         counts: The :class:`~evaluation.localization.counts.LocalizationCounts` so far.
+        records: The per-image :class:`~evaluation.statistics.records.ImageRecords` so far.
 
     Raises:
         ConfigurationError: An argument is out of range.
@@ -68,13 +92,17 @@ class LocalizationAccumulator:
         fixed_threshold: float = 0.2,
         convention: str = "wsoleval",
         executor: Executor | None = None,
+        pointing_tolerance: int = DEFAULT_POINTING_TOLERANCE,
+        top_k: int = DEFAULT_TOP_K,
     ) -> None:
         self.settings = LocalizationSettings.checked(
-            frame_size, thresholds, iou_thresholds, fixed_threshold, convention
+            frame_size, thresholds, iou_thresholds, fixed_threshold, convention,
+            pointing_tolerance, top_k,
         )
         self.executor = executor
         steps, deltas = len(self.settings.thresholds), len(self.settings.counted_deltas)
         self.counts = LocalizationCounts.zeros(steps, deltas)
+        self.records = self._empty_records()
         # Compiled code loads once per process: here, rather than in the first (timed) batch.
         compile_sweeps()
         compile_quantizer()
@@ -88,10 +116,18 @@ class LocalizationAccumulator:
         """The settings that two accumulators must share to be added."""
         return self.settings.config()
 
+    def _empty_records(self) -> ImageRecords:
+        settings = self.settings
+        return ImageRecords.empty(
+            settings.thresholds.numpy(), settings.fixed_threshold, settings.counted_deltas,
+            settings.iou_thresholds,
+        )
+
     def state_dict(self) -> dict[str, Any]:
-        """Counters and settings, for ``torch.save`` and :meth:`load_state_dict`."""
+        """Counters, records and settings, for ``torch.save`` and :meth:`load_state_dict`."""
         counters = {name: tensor.clone() for name, tensor in self.counts.tensors().items()}
-        return {"version": _STATE_VERSION, "config": self.config(), **counters}
+        return {"version": _STATE_VERSION, "config": self.config(), **counters,
+                "records": records_state(self.records)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Replace the counters with saved ones (same settings required).
@@ -101,25 +137,34 @@ class LocalizationAccumulator:
         """
         if state.get("version") != _STATE_VERSION:
             raise ConfigurationError(
-                f"accumulator state version {state.get('version')!r} is not {_STATE_VERSION}"
+                f"accumulator state version {state.get('version')!r} is not {_STATE_VERSION} "
+                "(saved by another wsol-bench version); start the evaluation again"
             )
         self.settings.check_compatible(state["config"], "the saved state")
         self.counts.load(state)
+        self.records = records_from_state(state["records"])
 
     def merge(self, other: LocalizationAccumulator) -> LocalizationAccumulator:
         """A new accumulator holding the sum of both (as if one had seen every batch).
 
         Raises:
-            ConfigurationError: The settings differ, or only one side has top-k predictions.
+            ConfigurationError: The settings differ, only one side has top-k predictions, or
+                both recorded the same image position.
         """
         self.settings.check_compatible(other.config(), "the other accumulator")
         merged = LocalizationAccumulator(executor=self.executor, **self.config())
         merged.counts = self.counts.plus(other.counts)
+        merged.records = self.records.plus(other.records)
         return merged
 
     def all_reduce(self, group: Any = None) -> None:
-        """Sum the counters over the processes of ``group`` in place (``torch.distributed``)."""
+        """Sum the counters and gather the records over the processes of ``group``, in place.
+
+        Raises:
+            ConfigurationError: Two processes recorded the same image position.
+        """
         self.counts.all_reduce(group)
+        self.records = all_reduce_records(self.records, group)
 
     def update(
         self,
@@ -128,8 +173,9 @@ class LocalizationAccumulator:
         labels: Tensor,
         topk_predictions: Tensor | None = None,
         masks: Tensor | None = None,
+        positions: Tensor | np.ndarray | None = None,
     ) -> Tensor:
-        """Add one batch (quantise, sweep, count) and return each image's V1 IoU per threshold.
+        """Add one batch (quantise, sweep, count, record) and return each V1 IoU per threshold.
 
         Args:
             maps: ``(B, 1, h, w)`` or ``(B, h, w)`` raw signed scores of any size and device;
@@ -139,7 +185,10 @@ class LocalizationAccumulator:
             labels: ``(B,)`` class labels.
             topk_predictions: ``(B, k)`` predicted classes, best first (``k >= 1``; Top-5 uses
                 the first ``min(k, 5)``), or ``None``. Either every batch has them or none.
-            masks: Optional ``(B, H, W)`` uint8 frame masks (1 / 0 / 255 ignore) for PxAP.
+            masks: Optional ``(B, H, W)`` uint8 frame masks (1 / 0 / 255 ignore) for PxAP; the
+                attribution metrics then score against the mask instead of the boxes.
+            positions: ``(B,)`` the images' positions in the evaluated set (their rows in the
+                per-image records); ``None``: the positions after the highest one recorded.
 
         Returns:
             ``(B, T + 1)`` float64: for every image, the best IoU of its V1 (largest-contour) box
@@ -149,7 +198,8 @@ class LocalizationAccumulator:
 
         Raises:
             ScoreMapError: Shapes disagree.
-            ConfigurationError: Predictions are given for some batches and not others.
+            ConfigurationError: Predictions are given for some batches and not others, or a
+                position is already recorded.
         """
         batch = maps.shape[0]
         gt_boxes, labels = _checked_targets(batch, gt_boxes, labels)
@@ -170,24 +220,54 @@ class LocalizationAccumulator:
         histograms = None
         if masks is not None:
             normalized = normalize_score_maps(maps, settings.frame_size, settings.convention)
-            histograms = pixel_histograms(
+            histograms = image_pixel_histograms(
                 normalized.maps, torch.as_tensor(masks), settings.thresholds
             )
+        frame_maps = resize_score_maps(
+            _batch_of_maps(maps).detach().to("cpu", torch.float64), settings.frame_size
+        )
+        attribution = attribution_metrics(
+            frame_maps, region_masks(gt_boxes, settings.frame_size, masks),
+            settings.pointing_tolerance, settings.top_k,
+        )
+        hits = hit_flags(ious, settings.counted_deltas)
+        record_batch(self.records, positions, hits, labels, topk, attribution, histograms)
         self.counts.add_hits(ious, settings.counted_deltas, labels, topk)
         self.counts.add_zeroed(quantized.nonfinite, quantized.constant)
         if histograms is not None:
-            self.counts.add_pixels(histograms, batch)
+            self.counts.add_pixels(histograms.sum(dim=0), batch)
         return ious[0]
 
-    def compute(self) -> dict[str, Any]:
-        """Metrics in percent (0..100) from the final counts (JSON-serialisable).
+    def compute(self, bootstrap: BootstrapSettings | None = None) -> dict[str, Any]:
+        """Metrics in percent (0..100) from the final counts and records (JSON-serialisable).
 
-        See :func:`evaluation.localization.metrics.localization_metrics` for the keys.
+        See :func:`evaluation.localization.metrics.localization_metrics` for the box keys and
+        :func:`evaluation.localization.metrics.attribution_means` for the attribution ones.
+
+        Args:
+            bootstrap: When given, also ``intervals`` (every metric's percentile bootstrap
+                interval over images, :func:`evaluation.statistics.intervals.metric_intervals`;
+                MaxBoxAcc and the other best-threshold metrics re-select their threshold in
+                every resample) and ``interval`` (how they were drawn).
 
         Raises:
-            ConfigurationError: No image has been accumulated.
+            ConfigurationError: No image has been accumulated, or intervals are asked for and
+                some image positions below the highest one were never recorded.
         """
-        return localization_metrics(self.settings, self.counts)
+        metrics = localization_metrics(self.settings, self.counts)
+        metrics.update(attribution_means(self.settings, self.records))
+        if bootstrap is not None:
+            metrics["intervals"] = metric_intervals(self.records, bootstrap)
+            metrics["interval"] = {
+                **bootstrap.describe(),
+                "best_threshold": "re-selected inside every resample",
+            }
+        return metrics
+
+
+def _batch_of_maps(maps: Tensor) -> Tensor:
+    """``(B, h, w)`` maps from ``(B, 1, h, w)`` or ``(B, h, w)`` (checked by the quantiser)."""
+    return maps[:, 0] if maps.dim() == 4 else maps
 
 
 def _checked_targets(batch: int, gt_boxes: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:

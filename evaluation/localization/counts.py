@@ -31,6 +31,17 @@ TOTALS = (
 """The entries of :attr:`LocalizationCounts.totals`, in order."""
 
 
+def hit_flags(ious: Sequence[Tensor], deltas: Sequence[int]) -> Tensor:
+    """``(B, 2, D, T + 1)`` bool: best IoU ``>= delta / 100`` for V1 and V2, per IoU threshold.
+
+    Args:
+        ious: ``(V1, V2)`` best IoU, ``(B, T + 1)`` float64 each.
+        deltas: IoU thresholds in percent.
+    """
+    stacked = torch.stack(list(ious), dim=1)  # (B, 2, T + 1)
+    return stacked[:, :, None, :] >= (torch.tensor(deltas, dtype=torch.float64) / 100)[:, None]
+
+
 @dataclass(frozen=True)
 class LocalizationCounts:
     """Counters of images (and, for PxAP, pixels); every field is an int64 tensor.
@@ -85,9 +96,7 @@ class LocalizationCounts:
             topk: ``(B, k)`` int64 predicted classes, best first, or ``None``.
         """
         batch = len(labels)
-        hits = torch.stack(list(ious), dim=1)[..., None] >= (
-            torch.tensor(deltas, dtype=torch.float64) / 100
-        )
+        hits = hit_flags(ious, deltas).transpose(2, 3)  # (B, 2, T + 1, D)
         kinds = torch.ones(3, batch, dtype=torch.bool)
         if topk is not None:
             kinds[1] = topk[:, 0] == labels

@@ -25,7 +25,18 @@ def histogram_edges(thresholds: Tensor) -> Tensor:
 
 
 def pixel_histograms(maps: Tensor, masks: Tensor, thresholds: Tensor) -> Tensor:
-    """Histograms of the scores of positive and negative pixels.
+    """Histograms of the scores of positive and negative pixels, pooled over the batch.
+
+    The sum over images of :func:`image_pixel_histograms` (same arguments and errors).
+
+    Returns:
+        ``(2, K + 2)`` int64 counts on the CPU: row 0 positive pixels, row 1 negative pixels.
+    """
+    return image_pixel_histograms(maps, masks, thresholds).sum(dim=0)
+
+
+def image_pixel_histograms(maps: Tensor, masks: Tensor, thresholds: Tensor) -> Tensor:
+    """Each image's histograms of the scores of its positive and negative pixels.
 
     Args:
         maps: ``(B, H, W)`` normalised scores in [0, 1].
@@ -33,7 +44,8 @@ def pixel_histograms(maps: Tensor, masks: Tensor, thresholds: Tensor) -> Tensor:
         thresholds: ``(K,)`` thresholds.
 
     Returns:
-        ``(2, K + 2)`` int64 counts on the CPU: row 0 positive pixels, row 1 negative pixels.
+        ``(B, 2, K + 2)`` int64 counts on the CPU: ``[b, 0]`` positive pixels, ``[b, 1]``
+        negative pixels of image ``b``.
 
     Raises:
         ScoreMapError: The masks' shape differs from the maps' or they hold other values.
@@ -50,11 +62,14 @@ def pixel_histograms(maps: Tensor, masks: Tensor, thresholds: Tensor) -> Tensor:
     index = torch.bucketize(maps.to(torch.float64), edges, right=True) - 1
     index = torch.where(maps.to(torch.float64) == edges[-1], bins - 1, index)
     inside = (index >= 0) & (index < bins)
+    batch = maps.shape[0]
+    image = torch.arange(batch, device=maps.device)[:, None, None].expand_as(index)
     rows = []
     for label in (1, 0):
-        chosen = index[inside & (masks == label)]
-        rows.append(torch.bincount(chosen, minlength=bins).cpu())
-    return torch.stack(rows).to(torch.int64)
+        chosen = inside & (masks == label)
+        flat = image[chosen] * bins + index[chosen]
+        rows.append(torch.bincount(flat, minlength=batch * bins).reshape(batch, bins).cpu())
+    return torch.stack(rows, dim=1).to(torch.int64)
 
 
 def pxap_from_histograms(histograms: Tensor) -> float | None:

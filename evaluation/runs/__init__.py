@@ -7,8 +7,8 @@ defaults) -> :mod:`~evaluation.runs.setup` (methods, data, model, shard) ->
 method's maps from one forward pass, :mod:`~evaluation.runs.methods` names them, the
 accumulators of :mod:`evaluation.localization` count them; :mod:`~evaluation.runs.state` saves
 and resumes) -> :mod:`~evaluation.runs.reduction` (torchrun, :mod:`~evaluation.runs.distributed`)
--> :mod:`~evaluation.runs.gallery` and :mod:`~evaluation.runs.results`, laid out as
-:mod:`~evaluation.runs.schema` says.
+-> :mod:`~evaluation.runs.gallery`, :mod:`~evaluation.runs.records` (the per-image records) and
+:mod:`~evaluation.runs.results`, laid out as :mod:`~evaluation.runs.schema` says.
 
 May import: :mod:`evaluation.localization`, :mod:`evaluation.datasets`, :mod:`evaluation.models`,
 :mod:`evaluation.io`, :mod:`evaluation.errors` and :mod:`infocam_captum`. Never ``reports`` or

@@ -3,12 +3,12 @@
 Images are decoded in DataLoader worker processes; the model runs on the device. For each batch
 :class:`~evaluation.runs.attributor.BatchAttributor` gives every method's maps (of the
 ground-truth class) and the logits (top-1/top-5 predictions); each method's
-:class:`~evaluation.localization.LocalizationAccumulator` counts them and returns every image's
-V1 IoU per threshold, kept as ``round(IoU * IOU_SCALE)`` in int16 (the gallery ranks images by
-it). The rank's state is saved atomically every ``save_every`` batches, at least every
-:data:`SAVE_SECONDS`, and when its shard is done; a run interrupted inside a batch keeps no part
-of it (nothing is saved on errors). A tqdm bar on stderr shows images/s when stderr is a
-terminal.
+:class:`~evaluation.localization.LocalizationAccumulator` counts them, records each image at its
+dataset position (for the intervals), and returns every image's V1 IoU per threshold, kept as
+``round(IoU * IOU_SCALE)`` in int16 (the gallery ranks images by it). The rank's state is saved
+atomically every ``save_every`` batches, at least every :data:`SAVE_SECONDS`, and when its shard
+is done; a run interrupted inside a batch keeps no part of it (nothing is saved on errors). A
+tqdm bar on stderr shows images/s when stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def run_batches(
                 accumulator = accumulators[name]
                 ious = accumulator.update(
                     maps, batch["boxes"], batch["label"], topk_predictions=topk,
-                    masks=batch.get("mask"),
+                    masks=batch.get("mask"), positions=batch["index"],
                 )
                 iou_table(setup, state, name, accumulator)[batch["index"]] = torch.round(
                     ious * IOU_SCALE

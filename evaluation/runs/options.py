@@ -34,7 +34,7 @@ FIXED_THRESHOLD = 0.2
 WSOLEVAL_WINDOW = 3
 _CONVENTIONS = {"wsoleval": "wsoleval", "exact": "wsoleval", "paper": "paper"}
 _NOT_IDENTITY = ("output", "num_workers", "box_workers", "device", "overwrite", "save_every",
-                 "progress", "gallery_samples", "gallery_extremes")
+                 "progress", "gallery_samples", "gallery_extremes", "bootstrap_resamples")
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,8 @@ class EvaluateOptions:
         progress: show a progress bar (on a terminal).
         gallery_samples: evenly spaced sample images in the gallery (0: no gallery).
         gallery_extremes: best and worst images per method in the gallery.
+        bootstrap_resamples: resamples of the images for every metric's 95% interval (seeded
+            with ``seed``); they are drawn when the run finishes, from the per-image records.
     """
 
     dataset: str
@@ -100,6 +102,7 @@ class EvaluateOptions:
     progress: bool = True
     gallery_samples: int = 4
     gallery_extremes: int = 1
+    bootstrap_resamples: int = 1000
 
 
 def validate_options(options: EvaluateOptions) -> None:
@@ -118,7 +121,8 @@ def validate_options(options: EvaluateOptions) -> None:
         raise ConfigurationError(
             f"unknown class map {options.class_map!r}; choose one of {CLASS_MAPS}"
         )
-    for name in ("batch_size", "save_every", "window", "limit", "image_size"):
+    for name in ("batch_size", "save_every", "window", "limit", "image_size",
+                 "bootstrap_resamples"):
         value = getattr(options, name)
         if value is not None and value < 1:
             raise ConfigurationError(f"{name} must be >= 1, got {value}")

@@ -9,8 +9,10 @@
    own ``attribute`` call; each method feeds a
    :class:`~evaluation.localization.LocalizationAccumulator`; the state is saved as it goes;
 3. the reduction over torchrun processes (:mod:`evaluation.runs.reduction`);
-4. the gallery (:mod:`evaluation.runs.gallery`) and ``results.json``
-   (:mod:`evaluation.runs.results`, laid out in :mod:`evaluation.runs.schema`), by rank 0.
+4. every metric's bootstrap interval from the per-image records, the gallery
+   (:mod:`evaluation.runs.gallery`), the records (:mod:`evaluation.runs.records`) and
+   ``results.json`` (:mod:`evaluation.runs.results`, laid out in :mod:`evaluation.runs.schema`),
+   by rank 0.
 
 Options and protocols: :mod:`evaluation.runs.options`. Resuming (:mod:`evaluation.runs.state`):
 the same command restarted continues from the saved batch and ends with the same numbers; a
@@ -33,11 +35,13 @@ from evaluation.runs.distributed import distributed_context
 from evaluation.runs.gallery import write_run_gallery
 from evaluation.runs.loop import box_executor, make_accumulators, run_batches
 from evaluation.runs.options import EvaluateOptions, resolve_device, validate_options
+from evaluation.runs.records import write_run_records
 from evaluation.runs.reduction import reduce_ranks
 from evaluation.runs.results import build_results
 from evaluation.runs.schema import RESULTS_FILE
 from evaluation.runs.setup import RunSetup, prepare_run
 from evaluation.runs.state import RankState, check_run_dir, clear_run_dir, load_state
+from evaluation.statistics.bootstrap import BootstrapSettings
 
 
 def evaluate(options: EvaluateOptions) -> dict[str, Any]:
@@ -107,9 +111,11 @@ class _Run:
         reduced = reduce_ranks(setup, state, accumulators, resumed_from)
         results: dict[str, Any] = {}
         if setup.context.is_main:
-            metrics = {name: acc.compute() for name, acc in accumulators.items()}
+            bootstrap = BootstrapSettings(setup.options.bootstrap_resamples, setup.options.seed)
+            metrics = {name: acc.compute(bootstrap) for name, acc in accumulators.items()}
             gallery = write_run_gallery(setup, attributor, metrics, reduced.ious)
-            results = build_results(setup, metrics, reduced, gallery)
+            records = write_run_records(setup, accumulators)
+            results = build_results(setup, metrics, reduced, gallery, records)
             atomic_write_json(setup.options.output / RESULTS_FILE, results)
         setup.context.barrier()
         return results

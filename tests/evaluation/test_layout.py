@@ -33,6 +33,7 @@ FORBIDDEN = {
         (),
     ),
     "evaluation.runs": (("evaluation.reports", "evaluation.commands", "evaluation.cli"), ()),
+    "evaluation.statistics": (("evaluation.",), ("evaluation.errors", "evaluation.statistics")),
     "evaluation.errors": (("evaluation.",), ()),
     "evaluation.io": (("evaluation.",), ()),
     "infocam_captum": (("evaluation",), ()),

@@ -87,6 +87,14 @@ def test_score_writes_the_report_and_prints_a_table(
         assert key in report
     assert report["num_images"] == 3 and report["top1_cls"] == pytest.approx(200 / 3)
     assert "MaxBoxAccV2" in out and "GT-known Loc @ tau 0.2" in out and str(output) in out
+    assert report["interval"] == {
+        "method": "percentile bootstrap", "resamples": 1000, "seed": 0, "level": 0.95,
+        "unit": "images", "best_threshold": "re-selected inside every resample"}
+    for key in ("maxboxacc", "gt_known_loc", "pointing_game", "auc"):
+        low, high = report["intervals"][key]
+        assert low <= report[key] <= high, key
+        assert f"{report[key]:6.2f} [{low:.2f}, {high:.2f}]" in out, key
+    assert "Pointing game" in out and "within 15 px" in out and "Top-1000 intersection" in out
 
 
 def test_score_options_reach_the_accumulator(

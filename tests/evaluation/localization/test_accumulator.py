@@ -30,8 +30,8 @@ def padded(boxes: list[np.ndarray]) -> torch.Tensor:
 
 
 def accumulate(maps: list[np.ndarray], boxes: list[np.ndarray], labels: np.ndarray,
-               topk: np.ndarray | None = None, batch: int = 3, **kwargs: object
-               ) -> LocalizationAccumulator:
+               topk: np.ndarray | None = None, batch: int = 3, first_position: int = 0,
+               **kwargs: object) -> LocalizationAccumulator:
     acc = LocalizationAccumulator(frame_size=FRAME, thresholds=TAUS, **kwargs)
     for s in range(0, len(maps), batch):
         acc.update(
@@ -39,6 +39,7 @@ def accumulate(maps: list[np.ndarray], boxes: list[np.ndarray], labels: np.ndarr
             padded(boxes[s : s + batch]),
             torch.from_numpy(labels[s : s + batch]),
             None if topk is None else torch.from_numpy(topk[s : s + batch]),
+            positions=first_position + torch.arange(s, min(s + batch, len(maps))),
         )
     return acc
 
@@ -182,10 +183,15 @@ def test_merge_equals_one_accumulator_over_the_union() -> None:
     labels, topk = np.arange(8) % 3, (np.arange(8)[:, None] + np.arange(3)) % 3
     whole = accumulate(maps, boxes, labels, topk)
     left = accumulate(maps[:3], boxes[:3], labels[:3], topk[:3])
-    right = accumulate(maps[3:], boxes[3:], labels[3:], topk[3:])
+    right = accumulate(maps[3:], boxes[3:], labels[3:], topk[3:], first_position=3)
     merged = left.merge(right)
     assert merged.num_images == 8
     assert merged.compute() == whole.compute()
+    for name, array in merged.records.arrays().items():
+        assert np.array_equal(array, whole.records.arrays()[name], equal_nan=True), name
+    overlapping = accumulate(maps[3:], boxes[3:], labels[3:], topk[3:])
+    with pytest.raises(ConfigurationError, match="position 0"):
+        left.merge(overlapping)
     for a, b in zip(
         merged.counts.tensors().values(), whole.counts.tensors().values(), strict=True
     ):
