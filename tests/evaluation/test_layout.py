@@ -35,6 +35,8 @@ FORBIDDEN = {
     "evaluation.runs": (("evaluation.reports", "evaluation.commands", "evaluation.cli"), ()),
     "evaluation.errors": (("evaluation.",), ()),
     "evaluation.io": (("evaluation.",), ()),
+    "evaluation.paths": (("evaluation.",), ("evaluation.errors",)),
+    "evaluation.progress": (("evaluation.",), ()),
     "infocam_captum": (("evaluation",), ()),
 }
 
