@@ -7,7 +7,8 @@ HTML with the charts and gallery panels of :mod:`~evaluation.reports.figures`);
 (``compare``).
 
 May import: :mod:`evaluation.runs.schema` (the layout of a run folder) and nothing else of
-``runs``; :mod:`evaluation.io`, :mod:`evaluation.errors`, numpy, matplotlib and OpenCV. Never
+``runs``; :mod:`evaluation.io`, :mod:`evaluation.errors`, :mod:`evaluation.paths`, numpy,
+matplotlib and OpenCV. Never
 ``localization``, ``models``, ``datasets`` or ``commands``: a report reads files, it computes no
 metric.
 """

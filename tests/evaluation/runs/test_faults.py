@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from evaluation.cli import main
@@ -296,3 +297,29 @@ def test_a_protocol_frame_off_the_models_input_size_is_warned_about(
     ]
     assert main(_args(data, tmp_path / "native", *extra, size="64")) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_a_truncated_gallery_is_written_again_as_the_report_error_says(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "run"
+    args = _args(data, output, "--num-workers", "0", "--limit", "4", "--gallery", "1")
+    assert main(args) == 0
+    gallery = output / "gallery.npz"
+    with np.load(gallery) as archive:
+        before = {key: archive[key] for key in archive.files}
+    gallery.write_bytes(gallery.read_bytes()[:300])
+    capsys.readouterr()
+    assert main(["report", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"wsol-bench: error: {gallery}: not a readable .npz archive (")
+    assert err.endswith("delete it and results.json and run the same `wsol-bench evaluate` "
+                        "command again: it writes both anew from the saved state\n")
+    gallery.unlink()
+    (output / "results.json").unlink()
+    assert main(args) == 0
+    with np.load(gallery) as archive:
+        assert sorted(archive.files) == sorted(before)
+        for key, values in before.items():
+            np.testing.assert_array_equal(archive[key], values)
+    assert main(["report", str(output)]) == 0
