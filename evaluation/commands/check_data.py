@@ -2,8 +2,8 @@
 
 Reads the split's annotation files (a malformed line, a missing file or image is the usual
 one-line error, exit status 2), then decodes every image (and mask) in DataLoader worker
-processes, as ``evaluate`` and ``train`` would, with a progress bar on stderr. Prints one line
-per unreadable image, ``<path>: <reason>`` (truncated, corrupt, not an image, another size than
+processes, as evaluate and train would, with a progress bar on stderr. Prints one line per
+unreadable image, "<path>: <reason>" (truncated, corrupt, not an image, another size than
 annotated, not readable by this user), then a summary; exits with status 0 when every image
 decodes and 1 when some do not. Run it before a long evaluation so that it does not stop at
 image 5,000.

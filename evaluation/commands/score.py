@@ -108,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
     index = read_wsol_metadata(args.metadata)
     records = index.records
     missing = [
-        r.image_id for r in records if not is_file(_map_path(args.scoremaps, r.image_id), "maps")
+        r.image_id
+        for r in records
+        if not is_file(_map_path(args.scoremaps, r.image_id), "score maps")
     ]
     if missing:
         raise MissingFilesError("score maps (<image_id>.npy)", missing, args.scoremaps)
