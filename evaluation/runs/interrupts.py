@@ -2,19 +2,18 @@
 
 While :class:`StopSignals` is installed, SIGINT (Ctrl-C) and SIGTERM (``kill``, a scheduler's
 time limit, torchrun stopping its workers) raise :class:`~evaluation.errors.Interrupted` at once,
-wherever the loop is (waiting for data, in the forward pass), except inside a
-:meth:`StopSignals.deferred` block (a batch being counted into the accumulators), which finishes
-first. The loop then saves the state of its last finished batch and lets the error propagate: the
-command exits with 130 (SIGINT) or 143 (SIGTERM). Handlers are installed in the main thread only
-(Python runs signal handlers there) and the previous ones are restored on exit.
+wherever the loop is (waiting for data, in the forward pass), except between
+:meth:`StopSignals.hold` and :meth:`StopSignals.release` (a batch being counted into the
+accumulators), which finishes first. The loop then saves the state of its last finished batch
+and lets the error propagate: the command exits with 130 (SIGINT) or 143 (SIGTERM). Handlers are
+installed in the main thread only (Python runs signal handlers there) and the previous ones are
+restored on exit.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -24,12 +23,12 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class StopSignals:
-    """SIGINT/SIGTERM -> :class:`Interrupted`, deferred inside :meth:`deferred` blocks."""
+    """SIGINT/SIGTERM -> :class:`Interrupted`, held between :meth:`hold` and :meth:`release`."""
 
     def __init__(self) -> None:
         """Nothing is installed before ``__enter__``."""
         self.received: int | None = None
-        self._deferring = False
+        self.holding = False
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopSignals:
@@ -48,18 +47,17 @@ class StopSignals:
             signal.signal(signum, handler)
         self._previous.clear()
 
-    @contextmanager
-    def deferred(self) -> Iterator[None]:
-        """Hold signals until the block ends, then raise :class:`Interrupted` if one came."""
-        self._deferring = True
-        try:
-            yield
-        finally:
-            self._deferring = False
+    def hold(self) -> None:
+        """Let a signal wait until :meth:`release` (``holding`` is true until then)."""
+        self.holding = True
+
+    def release(self) -> None:
+        """Stop holding; raise :class:`Interrupted` if a signal came meanwhile."""
+        self.holding = False
         if self.received is not None:
             raise Interrupted(self.received)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.received = signum
-        if not self._deferring:
+        if not self.holding:
             raise Interrupted(signum)

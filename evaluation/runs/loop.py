@@ -87,57 +87,66 @@ def run_batches(
         WSOLError: a sample could not be read (after saving the last finished batch).
     """
     options, seconds = setup.options, state.seconds
-    saver = _Saver(setup, state, accumulators)
     progress = Progress(
         len(setup.shard), f"evaluate {options.model}", "images", "img",
         initial=min(state.next_batch * options.batch_size, len(setup.shard)),
         enabled=options.progress and setup.context.is_main,
     )
+    saver = _Saver(setup, state, accumulators)
     loop_start = time.perf_counter()
     wait_start = loop_start
-    counting = False
-    with StopSignals() as signals, progress:
-        try:
-            for batch in raise_failures(_batches(setup, state.next_batch)):
-                _add(seconds, "data", time.perf_counter() - wait_start)
-                result = attributor(batch["image"], batch["label"])
-                _add(seconds, "forward", result.seconds["forward"])
-                topk = result.logits.topk(min(5, result.logits.shape[1]), dim=1).indices
-                with signals.deferred():
-                    counting = True
-                    for name, maps in result.maps.items():
-                        start = time.perf_counter()
-                        accumulator = accumulators[name]
-                        ious = accumulator.update(
-                            maps, batch["boxes"], batch["label"], topk_predictions=topk,
-                            masks=batch.get("mask"),
-                        )
-                        iou_table(setup, state, name, accumulator)[batch["index"]] = torch.round(
-                            ious * IOU_SCALE
-                        ).to(torch.int16)
-                        _add(seconds, name, result.seconds[name] + time.perf_counter() - start)
-                    state.next_batch += 1
-                    now = time.perf_counter()
-                    _add(seconds, "loop", now - loop_start)
-                    loop_start = now
-                    counting = False
-                progress.update(len(batch["label"]))
-                saver.after_batch()
-                wait_start = time.perf_counter()
-        except BaseException as error:
-            if counting:  # the accumulators hold part of a batch: keep the last saved state
-                raise
-            saver.save()
-            if isinstance(error, Interrupted):
-                done = min(state.next_batch * options.batch_size, len(setup.shard))
-                raise Interrupted(
-                    error.signum,
-                    f"{done:,} of {len(setup.shard):,} images are counted and saved in "
-                    f"{setup.state_file}; run the same command to resume",
-                ) from None
-            raise
+    with progress, StopSignals() as signals, _saved_when_stopped(setup, saver, signals):
+        for batch in raise_failures(_batches(setup, state.next_batch)):
+            _add(seconds, "data", time.perf_counter() - wait_start)
+            result = attributor(batch["image"], batch["label"])
+            _add(seconds, "forward", result.seconds["forward"])
+            topk = result.logits.topk(min(5, result.logits.shape[1]), dim=1).indices
+            signals.hold()  # from here to release(), the batch is counted whole or not at all
+            for name, maps in result.maps.items():
+                start = time.perf_counter()
+                accumulator = accumulators[name]
+                ious = accumulator.update(
+                    maps, batch["boxes"], batch["label"], topk_predictions=topk,
+                    masks=batch.get("mask"),
+                )
+                iou_table(setup, state, name, accumulator)[batch["index"]] = torch.round(
+                    ious * IOU_SCALE
+                ).to(torch.int16)
+                _add(seconds, name, result.seconds[name] + time.perf_counter() - start)
+            state.next_batch += 1
+            signals.release()
+            progress.update(len(batch["label"]))
+            now = time.perf_counter()
+            _add(seconds, "loop", now - loop_start)
+            loop_start = now
+            saver.after_batch()
+            wait_start = time.perf_counter()
     state.done = True
     saver.save()
+
+
+@contextmanager
+def _saved_when_stopped(setup: RunSetup, saver: _Saver, signals: StopSignals) -> Iterator[None]:
+    """When the loop stops between batches, save the state of its last finished batch.
+
+    A stop while a batch is being counted (``signals.holding``) saves nothing: the counts would
+    hold part of it. A signal's :class:`Interrupted` is raised again with what was saved.
+    """
+    try:
+        yield
+    except BaseException as error:
+        if signals.holding:
+            raise
+        saver.save()
+        if isinstance(error, Interrupted):
+            state, options = saver.state, setup.options
+            done = min(state.next_batch * options.batch_size, len(setup.shard))
+            raise Interrupted(
+                error.signum,
+                f"{done:,} of {len(setup.shard):,} images are counted and saved in "
+                f"{setup.state_file}; run the same command to resume",
+            ) from None
+        raise
 
 
 class _Saver:
