@@ -10,6 +10,7 @@ Packages, and the direction their imports flow (``tests/evaluation/test_layout.p
     reports/        report.md, report.html and comparisons, from a run folder's files
     commands/ cli   the ``wsol-bench`` command (nothing else imports them)
     errors io       typed errors and atomic writes, for everyone
+    paths progress  checks of user-given paths, progress bars and lines, for everyone
 
     commands -> runs -> localization, models, datasets;  commands -> reports -> runs.schema
     localization, reports -> statistics

@@ -5,7 +5,9 @@ Inputs are those of ``clovaai/wsolevaluation``'s ``evaluation.py``: a metadata f
 :func:`evaluation.datasets.wsol_metadata.read_wsol_metadata`) and one ``<image_id>.npy`` per image
 under the score-map folder (``np.save`` appends ``.npy`` to the id, ``.jpg`` included).
 
-Each map is 2-D (a leading axis of length 1 is dropped) and may have any size: it is resized to
+Each map is 2-D (a leading axis of length 1 is dropped; integer maps such as uint8 heat maps are
+accepted, boolean masks and other shapes refused: :mod:`evaluation.datasets.score_maps`) and may
+have any size: it is resized to
 the 224x224 evaluation frame with bicubic interpolation (``torch`` ``bicubic``,
 ``align_corners=False``, the kernel of the reference's ``cv2.resize(INTER_CUBIC)``; it matches to
 float rounding, so maps saved at 224x224, as the reference expects, are the bit-exact input), then
@@ -35,7 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="compute MaxBoxAcc, MaxBoxAccV2 and Loc metrics of saved score maps",
         description=(
             "Evaluate <image_id>.npy score maps against a wsolevaluation metadata folder. Maps of "
-            "any size are resized to 224x224 (bicubic) and min-max normalised."
+            "any size are resized to 224x224 (bicubic) and min-max normalised. A map is a 2-D "
+            "(H, W) array of floats or integers (uint8 heat maps are fine: min-max normalisation "
+            "makes them scores); a (1, H, W) array is read as (H, W); boolean masks, other 3-D "
+            "shapes and .npz archives are refused."
         ),
     )
     parser.add_argument(
@@ -48,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--output", type=Path, default=Path("score.json"), metavar="FILE",
-        help="JSON file to write (default: score.json in the current folder)",
+        help="JSON file to write, replaced if it exists (default: score.json in the current "
+        "folder)",
     )
     parser.add_argument(
         "--cam-threshold", type=float, default=0.2, metavar="TAU",
@@ -100,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
     from evaluation.errors import ConfigurationError, MissingFilesError
     from evaluation.io import atomic_write_json
     from evaluation.localization import LocalizationAccumulator
+    from evaluation.paths import check_output_file, is_file, is_folder
+    from evaluation.progress import Progress
     from evaluation.statistics.bootstrap import BootstrapSettings
 
     if not 0 < args.cam_curve_interval <= 1:
@@ -109,11 +117,16 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigurationError(f"--workers must be at least 1, got {args.workers}")
     bootstrap = BootstrapSettings(args.bootstrap_resamples, args.seed)
-    if not args.scoremaps.is_dir():
+    check_output_file(args.output, "--output")
+    if not is_folder(args.scoremaps, "--scoremaps"):
         raise ConfigurationError(f"--scoremaps {args.scoremaps} is not a folder")
     index = read_wsol_metadata(args.metadata)
     records = index.records
-    missing = [r.image_id for r in records if not _map_path(args.scoremaps, r.image_id).is_file()]
+    missing = [
+        r.image_id
+        for r in records
+        if not is_file(_map_path(args.scoremaps, r.image_id), "score maps")
+    ]
     if missing:
         raise MissingFilesError("score maps (<image_id>.npy)", missing, args.scoremaps)
     predictions = None
@@ -121,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
         predictions = _read_predictions(args.predictions, [r.image_id for r in records])
 
     geometry = eval_geometry("exact" if args.convention == "strict" else "wsoleval", FRAME_SIDE)
-    with ThreadPoolExecutor(args.workers) as pool:
+    progress = Progress(len(records), "score", "maps", "maps")
+    with ThreadPoolExecutor(args.workers) as pool, progress:
         accumulator = LocalizationAccumulator(
             frame_size=geometry.frame_size,
             thresholds=np.arange(0, 1, args.cam_curve_interval),
@@ -148,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
             labels = torch.tensor([r.label for r in batch], dtype=torch.long)
             topk = None if predictions is None else predictions[start : start + len(batch)]
             accumulator.update(maps, gt, labels, topk)
+            progress.update(len(batch))
 
     result = accumulator.compute(bootstrap)
     report = {
@@ -169,25 +184,11 @@ def _load_map(root: Path, image_id: str, frame: tuple[int, int]) -> Any:
     import numpy as np
     import torch
 
-    from evaluation.errors import ScoreMapError
+    from evaluation.datasets.score_maps import read_score_map
     from evaluation.localization.quantization import resize_score_maps
 
-    path = _map_path(root, image_id)
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ScoreMapError(f"{path}: not a readable .npy array ({error})") from None
-    if array.ndim == 3 and array.shape[0] == 1:
-        array = array[0]
-    if array.ndim != 2 or min(array.shape) < 1:
-        raise ScoreMapError(
-            f"{path}: a score map must be 2-D (H, W), got shape {tuple(array.shape)}"
-        )
-    if array.dtype.kind not in "fiub":
-        raise ScoreMapError(f"{path}: a score map must hold numbers, got dtype {array.dtype}")
+    array = read_score_map(_map_path(root, image_id))
     tensor = torch.from_numpy(np.ascontiguousarray(array))
-    if not tensor.is_floating_point() or tensor.dtype in (torch.float16, torch.bfloat16):
-        tensor = tensor.to(torch.float32)
     return resize_score_maps(tensor[None], frame)[0]
 
 

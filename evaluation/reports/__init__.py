@@ -9,7 +9,7 @@ per-image records) and says which differences are real; :mod:`~evaluation.report
 
 May import: :mod:`evaluation.runs.schema` (the layout of a run folder) and nothing else of
 ``runs``; :mod:`evaluation.statistics` (paired comparisons of the per-image records),
-:mod:`evaluation.io`, :mod:`evaluation.errors`, numpy, matplotlib and OpenCV. Never
-``localization``, ``models``, ``datasets`` or ``commands``: a report reads files and computes no
-metric of maps; its statistics come from :mod:`evaluation.statistics`.
+:mod:`evaluation.io`, :mod:`evaluation.errors`, :mod:`evaluation.paths`, numpy, matplotlib and
+OpenCV. Never ``localization``, ``models``, ``datasets`` or ``commands``: a report reads files and
+computes no metric of maps; its statistics come from :mod:`evaluation.statistics`.
 """

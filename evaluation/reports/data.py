@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from evaluation.errors import ConfigurationError, DataFormatError, MissingFilesError
+from evaluation.paths import is_file, is_folder
 from evaluation.reports.figures import method_label
 from evaluation.runs.schema import GALLERY_FILE, GALLERY_KEYS, RESULTS_FILE, SCHEMA_VERSION
 
@@ -75,17 +77,19 @@ def load_results(run_dir: str | Path) -> dict[str, Any]:
         The parsed results.
 
     Raises:
-        ConfigurationError: ``run_dir`` is not a folder or holds no ``results.json``.
+        ConfigurationError: ``run_dir`` does not exist or holds no ``results.json``.
+        PathKindError: ``run_dir`` is a file, or ``results.json`` a folder.
+        AccessError: This user may not read them.
         DataFormatError: The file is not JSON, has another schema version or lacks a field the
             report needs (the message names the field).
     """
     run = Path(run_dir)
-    if not run.is_dir():
+    if not is_folder(run, "run folder"):
         raise ConfigurationError(
             f"run folder {run} does not exist; pass the --output folder of `wsol-bench evaluate`"
         )
     path = run / RESULTS_FILE
-    if not path.is_file():
+    if not is_file(path, "results of `wsol-bench evaluate`"):
         raise ConfigurationError(
             f"{run} holds no {RESULTS_FILE}: it is not a finished `wsol-bench evaluate` run "
             "(an interrupted run finishes when its command is started again)"
@@ -170,21 +174,32 @@ def load_gallery(run_dir: str | Path, results: Mapping[str, Any]) -> dict[str, n
 
     Raises:
         MissingFilesError: The file named in the results is absent.
-        DataFormatError: The file is not an ``.npz`` archive, lacks a key or has shapes that do
-            not fit together.
+        PathKindError: It is a folder.
+        AccessError: This user may not read it.
+        DataFormatError: The file is not an ``.npz`` archive (truncated, corrupt), lacks a key or
+            has shapes that do not fit together; the message says how to write it again.
     """
     entry = results.get("gallery")
     if not entry:
         return None
     name = entry.get("file", GALLERY_FILE) if isinstance(entry, dict) else GALLERY_FILE
     path = Path(run_dir) / name
-    if not path.is_file():
+    if not is_file(path, "gallery file"):
         raise MissingFilesError("gallery file", [name], run_dir)
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with loaded as archive:
             arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as error:
-        raise DataFormatError(path, None, f"not a readable .npz archive ({error})") from error
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise DataFormatError(
+            path,
+            None,
+            f"not a readable .npz archive ({reason}); delete it and {RESULTS_FILE} and run the "
+            "same `wsol-bench evaluate` command again: it writes both anew from the saved state",
+        ) from error
     missing = [key for key in GALLERY_KEYS if key not in arrays]
     if missing:
         raise DataFormatError(path, None, f"lacks the arrays {', '.join(missing)}")
@@ -384,8 +399,14 @@ def describe_dataset(results: Mapping[str, Any]) -> str:
 
 
 def describe_model(results: Mapping[str, Any]) -> str:
-    """``"<name> (checkpoint <path>)"``, ``"<name> (weights <name>)"`` or just the name."""
+    """``"<name> (checkpoint <path>)"``, ``"<name> (weights <name>)"`` or just the name.
+
+    A run of randomly initialised weights (``model.random_init``) is
+    ``"<name> (RANDOM INITIALISATION: a smoke test, the numbers mean nothing)"``.
+    """
     model = results["model"]
+    if model.get("random_init"):
+        return f"{model['name']} (RANDOM INITIALISATION: a smoke test, the numbers mean nothing)"
     if model.get("checkpoint"):
         return f"{model['name']} (checkpoint {model['checkpoint']})"
     if model.get("weights"):

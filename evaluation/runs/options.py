@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from evaluation.errors import ConfigurationError
+from evaluation.models.backbones import starts_random
 from evaluation.runs.state import file_sha256
 
 PROTOCOLS = ("wsoleval", "paper", "exact")
@@ -51,6 +52,9 @@ class EvaluateOptions:
         protocol: ``wsoleval``, ``paper`` or ``exact``.
         checkpoint: weights file (``wsol-bench train`` checkpoint or state_dict).
         weights: torchvision weights name.
+        random_init: evaluate a randomly initialised model (a smoke test); required, and only
+            allowed, when neither ``checkpoint`` nor ``weights`` is given to a model that has no
+            default weights (all but ``efficientnet-lite0``).
         image_root: image folder of ``wsol-metadata``.
         image_size: frame side S (default: the model's input size, 224 for the standard
             backbones and 64 for ``small-cnn``, as ``wsol-bench train`` uses; under ``paper`` the
@@ -85,6 +89,7 @@ class EvaluateOptions:
     protocol: str = "wsoleval"
     checkpoint: Path | None = None
     weights: str | None = None
+    random_init: bool = False
     image_root: Path | None = None
     image_size: int | None = None
     class_map: str | None = None
@@ -109,8 +114,21 @@ def validate_options(options: EvaluateOptions) -> None:
     """Check the options' values (the paths are checked where they are read).
 
     Raises:
-        ConfigurationError: names the option and the allowed values.
+        ConfigurationError: names the option and the allowed values; a model without weights
+            and without ``random_init``, or ``random_init`` with weights.
     """
+    random = starts_random(options.model, options.checkpoint, options.weights)
+    if random and not options.random_init:
+        raise ConfigurationError(
+            f"--model {options.model} without --checkpoint or --weights is a randomly "
+            "initialised network, whose numbers mean nothing: pass --checkpoint FILE or --weights "
+            "NAME, or --random-init for a smoke test"
+        )
+    if options.random_init and not random:
+        raise ConfigurationError(
+            f"--random-init contradicts the weights of --model {options.model} (--checkpoint, "
+            "--weights or its published default weights): leave one out"
+        )
     if options.protocol not in PROTOCOLS:
         raise ConfigurationError(
             f"unknown protocol {options.protocol!r}; choose one of {PROTOCOLS}"

@@ -68,6 +68,7 @@ def build_results(
             "name": model.name,
             "checkpoint": setup.config["checkpoint"],
             "weights": options.weights,
+            "random_init": options.random_init,
             "layer": model.layer_name,
             "input_size": model.input_size,
             "num_classes": model.num_classes,

@@ -16,7 +16,9 @@
 
 Options and protocols: :mod:`evaluation.runs.options`. Resuming (:mod:`evaluation.runs.state`):
 the same command restarted continues from the saved batch and ends with the same numbers; a
-finished run is not redone. torchrun (:mod:`evaluation.runs.distributed`): rank ``r`` of ``w``
+finished run is not redone. One process (one torchrun job) at a time works in a run folder
+(:mod:`evaluation.runs.lock`); the hidden temporary files that a killed process left behind are
+removed when the next one starts. torchrun (:mod:`evaluation.runs.distributed`): rank ``r`` of ``w``
 evaluates ``positions[r::w]``; the counters are all-reduced, so the numbers equal a single
 process's exactly; rank 0 alone writes.
 """
@@ -30,9 +32,11 @@ import torch
 
 from evaluation.io import atomic_write_json
 from evaluation.localization import LocalizationAccumulator
+from evaluation.paths import check_output_folder
 from evaluation.runs.attributor import BatchAttributor
 from evaluation.runs.distributed import distributed_context
 from evaluation.runs.gallery import write_run_gallery
+from evaluation.runs.lock import run_folder_lock
 from evaluation.runs.loop import box_executor, make_accumulators, run_batches
 from evaluation.runs.options import EvaluateOptions, resolve_device, validate_options
 from evaluation.runs.records import write_run_records
@@ -40,7 +44,13 @@ from evaluation.runs.reduction import reduce_ranks
 from evaluation.runs.results import build_results
 from evaluation.runs.schema import RESULTS_FILE
 from evaluation.runs.setup import RunSetup, prepare_run
-from evaluation.runs.state import RankState, check_run_dir, clear_run_dir, load_state
+from evaluation.runs.state import (
+    RankState,
+    check_run_dir,
+    clear_run_dir,
+    load_state,
+    remove_temporaries,
+)
 from evaluation.statistics.bootstrap import BootstrapSettings
 
 
@@ -57,11 +67,17 @@ def evaluate(options: EvaluateOptions) -> dict[str, Any]:
     Raises:
         ConfigurationError: invalid options, or ``output`` holds a run with another
             configuration (without ``overwrite``).
+        PathKindError, AccessError: ``output`` is a file, lies under one, or is not writable.
+        RunLockedError: another process is working in ``output``.
+        Interrupted: SIGINT or SIGTERM (the finished batches are saved).
         WSOLError: dataset, checkpoint or method errors (see their modules).
     """
     validate_options(options)
+    check_output_folder(options.output, "--output")
     device = resolve_device(options.device)
-    with distributed_context(device) as context:
+    with distributed_context(device) as context, run_folder_lock(options.output, context):
+        if context.is_main:
+            remove_temporaries(options.output)
         if device.type == "cuda" and context.active:
             device = torch.device("cuda", context.local_rank)
             torch.cuda.set_device(device)

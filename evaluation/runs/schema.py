@@ -17,9 +17,10 @@ imports nothing.
                      "infocam_captum", "evaluation", "device", "device_name", "seed",
                      "world_size", "num_threads"},
      "dataset": {"name", "split", "root", "num_images", "num_classes"},
-     "model": {"name", "checkpoint", "weights", "layer", "input_size", "num_classes", "mean",
-               "std", "initialisation": "checkpoint" | "weights NAME" | "ImageNet-pretrained
-               (...)" | "random (seed S)"},
+     "model": {"name", "checkpoint", "weights", "random_init" (true: randomly initialised
+               weights, a smoke test whose numbers mean nothing), "layer", "input_size",
+               "num_classes", "mean", "std", "initialisation": "checkpoint" | "weights NAME" |
+               "ImageNet-pretrained (...)" | "random (seed S)"},
      "protocol": {"name", "frame_size": [H, W], "window", "padding", "convention",
                   "fixed_threshold", "class_map"},
      "classification": {"top1_cls", "top5_cls"},

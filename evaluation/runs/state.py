@@ -37,7 +37,7 @@ from typing import Any
 import torch
 
 from evaluation.errors import ConfigurationError
-from evaluation.io import atomic_save
+from evaluation.io import atomic_save, remove_stale_temporaries
 from evaluation.runs.schema import GALLERY_FILE, RECORDS_FILE, REPORT_FILES, RESULTS_FILE
 
 STATE_DIR = "state"
@@ -159,8 +159,18 @@ def check_run_dir(run_dir: Path, identity: dict[str, Any]) -> None:
             )
 
 
+def remove_temporaries(run_dir: Path) -> None:
+    """Delete the hidden temporary files of the run's atomic writes (left by a killed process).
+
+    Call it only while holding the run folder's lock: no live process is writing them then.
+    """
+    remove_stale_temporaries(run_dir, (RESULTS_FILE, GALLERY_FILE, RECORDS_FILE, *REPORT_FILES))
+    remove_stale_temporaries(run_dir / STATE_DIR, ("rank*-of-*.pt",))
+
+
 def clear_run_dir(run_dir: Path) -> None:
-    """Delete the files a run writes (results, gallery, records, reports, state); nothing else."""
+    """Delete the files a run writes (results, gallery, records, reports, state, temporaries)."""
+    remove_temporaries(run_dir)
     for name in (RESULTS_FILE, GALLERY_FILE, RECORDS_FILE, *REPORT_FILES):
         (run_dir / name).unlink(missing_ok=True)
     state_dir = run_dir / STATE_DIR

@@ -36,6 +36,8 @@ FORBIDDEN = {
     "evaluation.statistics": (("evaluation.",), ("evaluation.errors", "evaluation.statistics")),
     "evaluation.errors": (("evaluation.",), ()),
     "evaluation.io": (("evaluation.",), ()),
+    "evaluation.paths": (("evaluation.",), ("evaluation.errors",)),
+    "evaluation.progress": (("evaluation.",), ()),
     "infocam_captum": (("evaluation",), ()),
 }
 

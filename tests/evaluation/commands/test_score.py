@@ -137,7 +137,7 @@ def test_a_map_with_the_wrong_number_of_dimensions(
     meta, maps = write_dataset(tmp_path)
     np.save(maps / "001.A" / "img_2.jpg.npy", np.zeros((2, 4, 4), np.float32))
     code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps)], capsys)
-    check_error(code, err, "img_2.jpg.npy", "must be 2-D", "(2, 4, 4)")
+    check_error(code, err, "img_2.jpg.npy", "shape (2, 4, 4); expected a 2-D (H, W) array")
 
 
 def test_malformed_metadata_names_file_and_line(

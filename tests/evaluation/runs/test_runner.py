@@ -31,11 +31,12 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_synthetic(root, SyntheticSpec(classes=4, images_per_class=10, size=48, seed=1))
 
 
-def _args(root: Path, output: Path, *extra: str) -> list[str]:
+def _args(root: Path, output: Path, *extra: str, random_init: bool = True) -> list[str]:
+    """An evaluate command line; ``random_init``: the untrained small CNN (a smoke test)."""
     return [
         "evaluate", "--dataset", "synthetic", "--data-root", str(root), "--model", "small-cnn",
         "--image-size", "32", "--batch-size", "2", "--num-workers", "0", "--output", str(output),
-        *extra,
+        *(["--random-init"] if random_init else []), *extra,
     ]
 
 
@@ -272,8 +273,8 @@ def test_bad_arguments_are_one_line_errors(
     synthetic_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     change: tuple[str, str], message: str,
 ) -> None:
-    args = _args(synthetic_root, tmp_path / "bad")
     flag, value = change
+    args = _args(synthetic_root, tmp_path / "bad", random_init=flag != "--checkpoint")
     if flag in args:
         args[args.index(flag) + 1] = value
     else:
@@ -315,7 +316,7 @@ def test_train_evaluate_report_compare_through_the_cli(
     checkpoint = train_dir / "checkpoint-last.pt"
     output = tmp_path / "trained"
     assert main(_args(synthetic_root, output, "--methods", "cam,infocam+", "--checkpoint",
-                      str(checkpoint))) == 0
+                      str(checkpoint), random_init=False)) == 0
     results = json.loads((output / "results.json").read_text())
     assert results["model"]["checkpoint"] == str(checkpoint.resolve())
     assert len(results["config"]["checkpoint_sha256"]) == 64
@@ -328,5 +329,5 @@ def test_train_evaluate_report_compare_through_the_cli(
     # the checkpoint is part of the run's identity: another checkpoint is another run
     torch.save(torch.load(checkpoint, weights_only=True) | {"epoch": 2}, checkpoint)
     assert main(_args(synthetic_root, output, "--methods", "cam,infocam+", "--checkpoint",
-                      str(checkpoint))) == 2
+                      str(checkpoint), random_init=False)) == 2
     assert "checkpoint_sha256" in capsys.readouterr().err
