@@ -106,7 +106,8 @@ def quirks(
             ("tiny-imagenet-boxes-misread",
              "Tiny-ImageNet ground truth is the authors' misreading of the annotation file: its "
              "x0 y0 x1 y1 read as x y w h, i.e. the box (x0, y0, x0 + x1, y0 + y1), mostly "
-             "reaching past the 64 px image, mapped by x * 63 / 64 + 1. paper reads x0 y0 x1 y1."),
+             "reaching past the 64 px image, mapped as under paper (x * 63 / 64 + 1 at 64 px). "
+             "paper reads x0 y0 x1 y1."),
             ("tiny-imagenet-split",
              "The authors evaluate their test.txt, 25 images per class of the official val split, "
              "which does not ship with the dataset; this run evaluates the split it names (the "
@@ -116,7 +117,7 @@ def quirks(
         found.append(
             ("cub-boxes-unclipped",
              "CUB boxes are the raw x, y, x + w, y + h floats through the authors' mapping "
-             "(x / W * 255 - 15 in the 224 px frame), neither truncated nor clipped to the image; "
+             "(x / W * 255 - 15 at 224 px), neither truncated nor clipped to the image; "
              "paper first applies the field's rule x1 = min(int(x + w), W - 1)."))
     return [{"name": name, "description": description} for name, description in found]
 
