@@ -4,8 +4,10 @@
 :mod:`~evaluation.runs.options` (:class:`~evaluation.runs.options.EvaluateOptions`, protocol
 defaults) -> :mod:`~evaluation.runs.setup` (methods, data, model, shard) ->
 :mod:`~evaluation.runs.loop` (the batches: :mod:`~evaluation.runs.attributor` computes every
-method's maps from one forward pass, :mod:`~evaluation.runs.methods` names them, the
-accumulators of :mod:`evaluation.localization` count them; :mod:`~evaluation.runs.state` saves
+method's maps from one forward pass, :mod:`~evaluation.runs.methods` names them with their
+options (:mod:`~evaluation.runs.method_options`; Captum classes are built and called by
+:mod:`~evaluation.runs.attribution_calls`), the accumulators of :mod:`evaluation.localization`
+count them; :mod:`~evaluation.runs.state` saves
 and resumes) -> :mod:`~evaluation.runs.reduction` (torchrun, :mod:`~evaluation.runs.distributed`)
 -> :mod:`~evaluation.runs.gallery` and :mod:`~evaluation.runs.results`, laid out as
 :mod:`~evaluation.runs.schema` says.
