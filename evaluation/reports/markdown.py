@@ -1,10 +1,11 @@
 """The Markdown side of the reports: the results table, a run's report, a comparison.
 
 The table of a run has one row per method (Top-1 Cls, GT-known / Top-1 / Top-5 Loc at the fixed
-threshold, MaxBoxAcc, MaxBoxAccV2 and its per-IoU parts, the best thresholds, images/s) with the
-best value per column in bold (:func:`evaluation.reports.data.best_rows`); the report adds what was
-measured, a note on how to read it, warnings and the environment. A comparison has one table per
-group of comparable runs. The prose is shared with the HTML (:mod:`evaluation.reports.data`).
+threshold, MaxBoxAcc, MaxBoxAccV2, images/s beside them, MaxBoxAccV2's per-IoU parts, the best
+thresholds) with the best value per column in bold (:func:`evaluation.reports.data.best_rows`);
+the report adds what was measured, a note on how to read it, warnings and the environment. A
+comparison has one table per group of comparable runs. The prose is shared with the HTML
+(:mod:`evaluation.reports.data`).
 """
 
 from __future__ import annotations
