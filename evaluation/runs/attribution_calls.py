@@ -39,7 +39,8 @@ import torch
 from captum.attr import NoiseTunnel
 from torch import Tensor
 
-from evaluation.errors import ConfigurationError
+from evaluation.errors import ConfigurationError, WSOLError
+from infocam_captum.exceptions import InfoCamError
 
 NOISE_TUNNEL_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")
 """The ``nt_type`` values of Captum's NoiseTunnel, written after ``+`` in a method name."""
@@ -219,13 +220,25 @@ def attribute_maps(
         (B, 1, h, w) float32 maps, detached.
 
     Raises:
-        ConfigurationError: the attribution does not return a (B, C, h, w) tensor.
+        ConfigurationError: the attribution fails on this model or with these options (Captum's
+            own errors, e.g. DeepLift on a model that uses one ReLU module twice, as torchvision's
+            ResNets do), or does not return a (B, C, h, w) tensor.
     """
     arguments = dict(options)
     inner = attribution.attribution_method if isinstance(attribution, NoiseTunnel) else attribution
     if classes is not None and "classes" in inspect.signature(inner.attribute).parameters:
         arguments["classes"] = classes
-    result = attribution.attribute(images, target=target, **arguments)
+    try:
+        result = attribution.attribute(images, target=target, **arguments)
+    except (WSOLError, InfoCamError):
+        raise
+    except (RuntimeError, AssertionError, TypeError, ValueError) as error:
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise ConfigurationError(
+            f"{type(inner).__name__}.attribute failed ({type(error).__name__}: {first_line}); "
+            "the method does not support this model or these options: choose another method, "
+            "or change its --method-option values"
+        ) from error
     if isinstance(result, tuple | list):
         result = result[0]
     if not isinstance(result, Tensor) or result.dim() != 4:

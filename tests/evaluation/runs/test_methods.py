@@ -256,3 +256,30 @@ def test_dotted_infocam_gets_the_class_subset() -> None:
     everything = LayerInfoCam(model.module, model.layer).attribute(images, target)
     torch.testing.assert_close(maps, expected)
     assert not torch.allclose(maps, everything)
+
+
+class ReusedRelu(torch.nn.Module):
+    """One ReLU module applied twice, as torchvision's ResNet blocks do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(4, 4, 3, padding=1)
+        self.relu = torch.nn.ReLU(inplace=True)
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.relu(self.conv2(self.relu(self.conv1(x))))
+        return self.fc(features.mean(dim=(2, 3)))
+
+
+def test_a_method_that_fails_on_the_model_is_a_one_line_configuration_error() -> None:
+    model = ReusedRelu().eval()
+    (method,) = resolve_methods(["captum.attr.DeepLift"])
+    attribution = method.build(model, model.conv2)
+    with pytest.raises(ConfigurationError) as error:
+        method.maps(attribution, torch.rand(2, 3, 8, 8), torch.tensor([0, 2]))
+    message = str(error.value)
+    assert message.startswith("DeepLift.attribute failed (RuntimeError: A Module ReLU")
+    assert "does not support this model" in message and "\n" not in message
+    assert isinstance(error.value.__cause__, RuntimeError)
