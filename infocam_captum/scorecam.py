@@ -24,6 +24,7 @@ share one forward pass: the same masked input, the same score.
 from __future__ import annotations
 
 import numbers
+import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -135,10 +136,13 @@ def _eager_compiled_code() -> AbstractContextManager[Any]:
     The masked passes run the compiled model at other batch sizes, so dynamo recompiles it with
     dynamic shapes and without hooks; a later hooked no-grad pass of the same size may then reuse
     that graph and skip the layer's hook (Captum's ``LayerActivation`` fails the same way). One
-    eager pass per call avoids it and costs one of the ``C + 1`` passes.
+    eager pass per call avoids it and costs one of the ``C + 1`` passes. Dynamo is loaded only
+    once something was compiled (importing it takes seconds); until then nothing changes.
     """
     set_stance = getattr(torch.compiler, "set_stance", None)
-    return nullcontext() if set_stance is None else set_stance("force_eager")
+    if set_stance is None or "torch._dynamo" not in sys.modules:
+        return nullcontext()
+    return set_stance("force_eager")
 
 
 def _rows_of(args: tuple[Any, ...] | None, rows: Tensor) -> tuple[Any, ...]:

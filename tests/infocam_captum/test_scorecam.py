@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +17,8 @@ from infocam_captum.scorecam import score_cam_masks
 
 from .contract.oracles import ScoreCamOracle
 from .toy_models import TOY_BIAS, TOY_WEIGHT, GapFcToy, SmallCnn, hooks_left, toy_input
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_hand_computed_map_on_the_gap_fc_toy() -> None:
@@ -94,3 +99,20 @@ def test_bad_batch_size_and_inputs_are_refused() -> None:
     with pytest.raises(InvalidArgumentError, match=r"floating-point \(N, C, H, W\) image batch"):
         flat_input.attribute(torch.randn(2, 192), target=1)
     assert hooks_left(model) == 0
+
+
+def test_a_call_without_torch_compile_does_not_load_dynamo() -> None:
+    # Dynamo takes seconds to import; the eager stance of the hooked pass is for compiled models.
+    code = (
+        "import sys, torch\n"
+        "from infocam_captum import LayerScoreCam\n"
+        "from tests.infocam_captum.toy_models import SmallCnn\n"
+        "model = SmallCnn().eval()\n"
+        "LayerScoreCam(model, model.layer).attribute(torch.randn(1, 3, 8, 8), target=0)\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
