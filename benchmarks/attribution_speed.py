@@ -21,7 +21,9 @@ and returns maps for the whole batch:
 Score-CAM runs one forward pass per channel and image (2048 for ``layer4``), so it has its own
 table on --scorecam-images images of --scorecam-image-size pixels (default: 1 image at the main
 size) with --scorecam-repeats rounds: ``LayerScoreCam`` against torchcam's and pytorch-grad-cam's
-``ScoreCAM``, all with masked batches of --scorecam-batch-size (default 32, torchcam's).
+``ScoreCAM``, all with masked batches of --scorecam-batch-size (default 32, torchcam's), and the
+number of masked passes each runs (the peers one per channel; ours one per distinct mask, which
+on random weights saves only the few constant channels, on trained networks far more).
 
 Methods are timed round-robin (one call of each per round, after --warmup rounds) so that
 machine noise hits them alike; the tables show the median, the quartiles, images/s from the
@@ -62,6 +64,7 @@ from infocam_captum import (
     find_classifier,
     gradient_weight_maps,
 )
+from infocam_captum.scorecam import score_cam_masks
 
 ROOT = Path(__file__).resolve().parents[1]
 Runs = dict[str, Callable[[], None]]
@@ -290,6 +293,19 @@ def main_table(
     return rows
 
 
+def masked_passes(model: nn.Module, x: Tensor) -> int:
+    """The masked passes LayerScoreCam runs for ``x``: one per distinct mask of each image."""
+    recorded: list[Tensor] = []
+    handle = model.layer4.register_forward_hook(lambda _m, _i, out: recorded.append(out))
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        handle.remove()
+    masks = score_cam_masks(recorded[0]).flatten(2)
+    return sum(torch.unique(image, dim=0).shape[0] for image in masks)
+
+
 def score_cam_table(model: nn.Module, device: torch.device, args: argparse.Namespace) -> list:
     size = args.scorecam_image_size or args.image_size
     x = torch.randn(args.scorecam_images, 3, size, size, device=device)
@@ -314,13 +330,18 @@ def score_cam_table(model: nn.Module, device: torch.device, args: argparse.Names
     )
     seconds = measure(methods, device, 0, args.scorecam_repeats)
     rows = rows_of(seconds, args.scorecam_images, "scorecam (ours)")
+    passes = masked_passes(model, x)
     print_table(
-        f"Score-CAM: resnet50 layer4 (2048 masked passes per image), {args.scorecam_images} "
-        f"image(s) of {size}px, masked batches of {args.scorecam_batch_size}, median of "
-        f"{args.scorecam_repeats}",
+        f"Score-CAM: resnet50 layer4, {args.scorecam_images} image(s) of {size}px, masked "
+        f"batches of {args.scorecam_batch_size}, median of {args.scorecam_repeats}; masked "
+        f"passes: ours {passes} (one per distinct mask), peers {2048 * args.scorecam_images}",
         rows,
         "ours",
     )
+    for row in rows:
+        row["masked_passes"] = {"forward": 0, "scorecam (ours)": passes}.get(
+            row["method"], 2048 * args.scorecam_images
+        )
     return rows
 
 
@@ -329,7 +350,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch-size", type=int, default=None, help="64 on CUDA, 8 on CPU")
     parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=20, help="0: no main table")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--scorecam-images", type=int, default=1)
     parser.add_argument("--scorecam-image-size", type=int, default=None)
@@ -350,7 +371,7 @@ def main() -> None:
         torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
     )
     print(f"device: {device_name or platform.machine()}")
-    rows = main_table(model, device, batch, args.image_size, args)
+    rows = main_table(model, device, batch, args.image_size, args) if args.repeats else []
     score_rows = score_cam_table(model, device, args) if args.scorecam_repeats else []
     atomic_write_json(
         args.output,
