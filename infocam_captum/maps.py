@@ -12,6 +12,8 @@ the Linear that follows global average pooling, and one target class ``y`` per e
   :math:`y_{min} = \arg\min_{y' \in S, y' \neq y} f_{y'}` is the least likely class other than the
   target under the logits ``f``. The authors take the argmin over every class; the two agree
   unless the target itself is the least likely class, where theirs is identically zero.
+  :func:`fc_weight_maps` also takes the contrast class ``c`` of every example explicitly
+  (``least_likely``): :math:`\sum_c (W_{y,c} - W_{c',c}) F_c` with ``c'`` given.
 
 Every map is a linear function of ``F``. The bias and the spatial averaging of the head are left
 out, so before the region sum a map's spatial mean is the logit (difference) it explains, minus
@@ -167,7 +169,12 @@ def class_weights(
 
 
 def _class_weights(
-    weight: Tensor, target: Tensor, method: Method, logits: Tensor | None, subset: Tensor | None
+    weight: Tensor,
+    target: Tensor,
+    method: Method,
+    logits: Tensor | None,
+    subset: Tensor | None,
+    least_likely: Tensor | None = None,
 ) -> Tensor:
     target_rows = weight.index_select(0, target)
     if method == "cam":
@@ -180,6 +187,8 @@ def _class_weights(
     if method == "infocam":
         rows = weight if subset is None else weight.index_select(0, subset)
         return target_rows - (rows.sum(0) - target_rows) / (rows.shape[0] - 1)
+    if least_likely is not None:
+        return target_rows - weight.index_select(0, least_likely)
     if logits is None:
         raise InvalidArgumentError("infocam+ needs the logits to find the least likely class.")
     least = _least_likely(logits, target.to(logits.device), subset)
@@ -231,6 +240,7 @@ def fc_weight_maps(
     window: int = 3,
     padding: Padding = "same",
     classes: ClassesType = None,
+    least_likely: Tensor | None = None,
 ) -> dict[Method, Tensor]:
     """CAM, infoCAM and infoCAM+ maps for one batch, from one set of activations.
 
@@ -256,6 +266,12 @@ def fc_weight_maps(
         classes (Sequence[int] or Tensor, optional): Restrict "the other classes" of infoCAM
                     and infoCAM+ to this subset, e.g. the 200 Tiny-ImageNet classes inside an
                     ImageNet-1k head; every target must belong to it. Default: None
+        least_likely (Tensor, optional): ``(B,)`` integer classes in ``[0, K)``: infoCAM+'s
+                    contrast class per example, :math:`W_y - W_{c}` with ``c = least_likely``,
+                    instead of :func:`least_likely_class` (the logits and ``classes`` then play
+                    no part in infoCAM+). The infoCAM authors' code takes
+                    ``logits.topk(200, 1).indices[:, -1]``, which may be the target itself (a
+                    zero map). Default: None
 
     Returns:
         dict[str, Tensor]: method -> ``(B, 1, h', w')`` signed, unnormalised maps on
@@ -272,13 +288,16 @@ def fc_weight_maps(
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise InvalidArgumentError(f"unknown method(s) {unknown}; expected a subset of {METHODS}.")
-    batch = _prepare(features, logits, weight, target, methods, window, padding, classes)
+    batch = _prepare(features, logits, weight, target, methods, window, padding, classes,
+                     least_likely)
     # Autocast would recast the channel sum to float16/bfloat16 (overflow above 65504): the maps
     # are computed in the promoted dtype of the inputs whatever the caller's autocast state.
     with torch.autocast(device_type=features.device.type, enabled=False):
         stacked = torch.stack(
             [
-                _class_weights(batch.weight, batch.target, m, batch.logits, batch.subset)
+                _class_weights(
+                    batch.weight, batch.target, m, batch.logits, batch.subset, batch.least_likely
+                )
                 for m in methods
             ],
             dim=1,
@@ -353,6 +372,7 @@ class _Batch:
     weight: Tensor
     target: Tensor
     subset: Tensor | None
+    least_likely: Tensor | None = None
 
 
 def _prepare(
@@ -364,6 +384,7 @@ def _prepare(
     window: int,
     padding: Padding,
     classes: ClassesType,
+    least_likely: Tensor | None = None,
 ) -> _Batch:
     _check_window(window, padding)
     if features.dim() != 4:
@@ -376,7 +397,9 @@ def _prepare(
             f"{features.shape[1]} channels; expected (K, {features.shape[1]})."
         )
     batch, num_classes = features.shape[0], weight.shape[0]
-    if "infocam+" in methods and (
+    contrast = None if least_likely is None else _contrast_classes(least_likely, batch,
+                                                                   num_classes, features.device)
+    if "infocam+" in methods and contrast is None and (
         logits is None or tuple(logits.shape) != (batch, num_classes)
     ):
         shape = None if logits is None else tuple(logits.shape)
@@ -394,4 +417,29 @@ def _prepare(
         weight=weight.to(device=features.device, dtype=dtype),
         target=indices,
         subset=subset,
+        least_likely=contrast,
     )
+
+
+def _contrast_classes(
+    least_likely: Tensor, batch: int, num_classes: int, device: torch.device
+) -> Tensor:
+    """``least_likely`` as ``(B,)`` int64 on ``device``, checked against the batch and ``K``."""
+    if (
+        not isinstance(least_likely, Tensor)
+        or least_likely.is_floating_point()
+        or least_likely.dtype == torch.bool
+        or tuple(least_likely.shape) != (batch,)
+    ):
+        found = (f"a {least_likely.dtype} tensor of shape {tuple(least_likely.shape)}"
+                 if isinstance(least_likely, Tensor) else type(least_likely).__name__)
+        raise InvalidArgumentError(
+            f"least_likely must be a ({batch},) integer tensor, one class per example; got "
+            f"{found}."
+        )
+    if bool(((least_likely < 0) | (least_likely >= num_classes)).any()):
+        raise InvalidArgumentError(
+            f"least_likely holds classes outside 0..{num_classes - 1} (the classifier has "
+            f"{num_classes} classes)."
+        )
+    return least_likely.to(device=device, dtype=torch.long)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         collate_wsol,
         load_dataset,
         read_index,
+        synthetic_layout,
     )
     from evaluation.datasets.synthetic import SyntheticSpec, make_synthetic
     from evaluation.datasets.tiny_imagenet import read_tiny_imagenet
@@ -46,6 +47,7 @@ _LAZY = {
     "collate_wsol": "loader",
     "load_dataset": "loader",
     "read_index": "loader",
+    "synthetic_layout": "loader",
     "SyntheticSpec": "synthetic",
     "make_synthetic": "synthetic",
 }
@@ -66,6 +68,7 @@ __all__ = [
     "read_index",
     "read_tiny_imagenet",
     "read_wsol_metadata",
+    "synthetic_layout",
     "write_wsol_metadata",
 ]
 

@@ -14,6 +14,8 @@
 Labels are ``class_id - 1``. Boxes follow the field's rule (wsolevaluation, reference §2.12):
 ``x0 = int(x), y0 = int(y), x1 = min(int(x + w), W - 1), y1 = min(int(y + h), H - 1)``, one pixel
 wider than the strict ``x + w - 1``; published CUB numbers are measured against these boxes.
+Each record also keeps the infoCAM authors' reading, ``(x, y, x + w, y + h)`` as raw floats
+(:func:`authors_box`; ``--protocol paper-as-published`` maps these, unclipped).
 
 Splits: ``train`` and ``test`` (the official split), ``all``, and the infoCAM authors' halves of
 the test split, ``paper-val`` and ``paper-test``: within each class, the test images in
@@ -54,6 +56,11 @@ def cub_box(x: float, y: float, w: float, h: float, size: tuple[int, int]) -> Bo
         float(min(int(x + w), width - 1)),
         float(min(int(y + h), height - 1)),
     )
+
+
+def authors_box(x: float, y: float, w: float, h: float) -> Box:
+    """The infoCAM authors' reading of a CUB ``x y w h`` box: ``(x, y, x + w, y + h)`` unclipped."""
+    return (x, y, x + w, y + h)
 
 
 def read_cub(
@@ -134,6 +141,7 @@ def read_cub(
                 boxes=(_fit_box(boxes_path, line, xywh, size),),
                 size=size,
                 mask_path=segmentations / Path(relpath).with_suffix(".png") if masks else None,
+                authors_boxes=(authors_box(*xywh),),
             )
         )
     names = [_readable(class_id) for class_id in class_ids]

@@ -33,7 +33,7 @@ from torch.utils.data import Dataset
 
 from evaluation.datasets.cub import read_cub
 from evaluation.datasets.images import load_binary_mask, load_rgb
-from evaluation.datasets.records import DatasetIndex, ImageRecord
+from evaluation.datasets.records import Box, DatasetIndex, ImageRecord
 from evaluation.datasets.tiny_imagenet import read_tiny_imagenet
 from evaluation.datasets.transforms import (
     eval_geometry,
@@ -94,19 +94,31 @@ def read_index(
             )
         return read_wsol_metadata(base / split, image_root)
     if name == "synthetic":
-        if is_file(base / "images.txt", "annotation files"):
+        if synthetic_layout(base) == "cub":
             index = read_cub(base, split, progress, on_unreadable)
-        elif is_file(base / "wnids.txt", "annotation files"):
+        else:
             tiny_split = "val" if split == "test" else split
             index = read_tiny_imagenet(base, tiny_split, progress, on_unreadable)
-        else:
-            raise ConfigurationError(
-                f"{base} holds neither images.txt (CUB layout) nor wnids.txt (Tiny-ImageNet "
-                "layout): make one with `wsol-bench make-synthetic`"
-            )
         index.name = f"synthetic-{index.name}"
         return index
     raise ConfigurationError(f"unknown dataset {name!r}: choose one of {DATASET_NAMES}")
+
+
+def synthetic_layout(root: str | Path) -> str:
+    """The layout of a ``make-synthetic`` tree: ``"cub"`` (``images.txt``) or ``"tiny-imagenet"``.
+
+    Raises:
+        ConfigurationError: ``root`` holds neither ``images.txt`` nor ``wnids.txt``.
+    """
+    base = Path(root)
+    if is_file(base / "images.txt", "annotation files"):
+        return "cub"
+    if is_file(base / "wnids.txt", "annotation files"):
+        return "tiny-imagenet"
+    raise ConfigurationError(
+        f"{base} holds neither images.txt (CUB layout) nor wnids.txt (Tiny-ImageNet "
+        "layout): make one with `wsol-bench make-synthetic`"
+    )
 
 
 def load_dataset(
@@ -164,15 +176,16 @@ class WSOLDataset(Dataset):
 
         Args:
             index: Records to serve.
-            protocol: ``wsoleval``, ``paper`` or ``exact``.
+            protocol: ``wsoleval``, ``paper``, ``paper-as-published`` (the records'
+                ``authors_boxes``, mapped as under ``paper``) or ``exact``.
             normalization: ``(mean, std)`` per RGB channel.
             image_size: Frame side ``S``.
             train: Augmented training samples without boxes.
             masks: Serve masks where records have them (evaluation only).
 
         Raises:
-            ConfigurationError: Unknown protocol, or ``normalization`` is not two triples with a
-                positive std.
+            ConfigurationError: Unknown protocol, ``normalization`` is not two triples with a
+                positive std, or ``paper-as-published`` on records without ``authors_boxes``.
         """
         mean, std = _check_normalization(normalization)
         native = index.name in _NATIVE_NAMES
@@ -185,9 +198,11 @@ class WSOLDataset(Dataset):
         self.masks = masks and not train
         self._mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
         self._std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
-        counts = np.array([len(r.boxes) for r in index.records], dtype=np.int64)
+        ground_truth = _ground_truth(index, protocol)
+        counts = np.array([len(boxes) for boxes in ground_truth], dtype=np.int64)
         self._offsets = np.concatenate([[0], np.cumsum(counts)])
-        boxes = np.array([b for r in index.records for b in r.boxes], dtype=np.float64)
+        boxes = np.array([b for record_boxes in ground_truth for b in record_boxes],
+                         dtype=np.float64)
         sizes = np.repeat(np.array([r.size for r in index.records], dtype=np.float64), counts, 0)
         self._boxes = map_boxes(boxes.reshape(-1, 4), sizes.reshape(-1, 2), self.geometry)
 
@@ -228,6 +243,27 @@ class WSOLDataset(Dataset):
         if record.ignore_path is not None:
             labels[load_binary_mask(record.ignore_path, record.size) & ~foreground] = 255
         return eval_mask(labels, self.geometry)
+
+
+def _ground_truth(index: DatasetIndex, protocol: str) -> list[tuple[Box, ...]]:
+    """Each record's boxes: ``authors_boxes`` under ``paper-as-published``, else ``boxes``.
+
+    Raises:
+        ConfigurationError: ``paper-as-published`` on records that carry no authors' reading.
+    """
+    if protocol != "paper-as-published":
+        return [record.boxes for record in index.records]
+    ground_truth = []
+    for record in index.records:
+        if record.authors_boxes is None:
+            raise ConfigurationError(
+                "--protocol paper-as-published evaluates against the boxes as the infoCAM "
+                f"authors' code reads CUB and Tiny-ImageNet files, which {index.name} does not "
+                f"provide (image {record.image_id}); use --protocol paper, or the dataset's "
+                "own CUB or Tiny-ImageNet layout"
+            )
+        ground_truth.append(record.authors_boxes)
+    return ground_truth
 
 
 def collate_wsol(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -7,6 +7,12 @@ stores ``x y w h``; its readers follow the field's rule (wsolevaluation, §2.12 
 ``x0 = int(x), y0 = int(y), x1 = min(int(x + w), W - 1), y1 = min(int(y + h), H - 1)``. That ``x1``
 is one pixel wider than the strict reading ``x + w - 1``; it is what every published CUB number
 is measured against, and it is what ``wsol-bench convert`` writes.
+
+The CUB and Tiny-ImageNet readers also keep each box as the infoCAM authors' code reads the file
+(``ImageRecord.authors_boxes``, for ``--protocol paper-as-published``): CUB's raw
+``x, y, x + w, y + h`` floats, not truncated and not clipped to the image; Tiny-ImageNet's
+``x0 y0 x1 y1`` read as ``x y w h``, i.e. ``(x0, y0, x0 + x1, y0 + y1)`` (their
+``load_bbox_size`` misreads the file; most such boxes reach past the 64 px image).
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ class ImageRecord:
         mask_path: Foreground mask PNG (non-zero above 127 is foreground), or ``None``.
         extra_mask_paths: Further instance masks of the same image, OR-ed with ``mask_path``.
         ignore_path: Mask PNG of pixels to ignore in PxAP (the reference format's ignore file).
+        authors_boxes: The boxes as the infoCAM authors' code reads the annotation file
+            (``x0, y0, x1, y1`` in original pixels, possibly past the image; module doc), or
+            ``None`` where the format has no such reading (the reference metadata format).
     """
 
     image_id: str
@@ -40,6 +49,7 @@ class ImageRecord:
     mask_path: Path | None = None
     extra_mask_paths: tuple[Path, ...] = ()
     ignore_path: Path | None = None
+    authors_boxes: tuple[Box, ...] | None = None
 
     @property
     def mask_paths(self) -> tuple[Path, ...]:

@@ -13,7 +13,10 @@ r"""Tiny-ImageNet-200 in its distributed layout.
                                        only the synthetic generator writes them)
 
 Boxes are already inclusive 0-based pixel coordinates (a full-image box is ``0 0 63 63``; one-pixel
-boxes ``x0 == x1`` occur and are kept). Labels follow ``wnids.txt`` order; class names are the
+boxes ``x0 == x1`` occur and are kept). Each record also keeps the box the infoCAM authors
+evaluate against (:func:`authors_box`): their ``load_bbox_size`` reads ``x0 y0 x1 y1`` as
+``x y w h``, so ``6 25 55 51`` becomes ``(6, 25, 61, 76)``; ``--protocol paper-as-published`` maps
+that one. Labels follow ``wnids.txt`` order; class names are the
 first name of the ``words.txt`` entry. Splits: ``train`` and ``val`` (``test`` has no labels).
 
 Whatever the split, every line of every annotation file present is validated (the other split's
@@ -29,7 +32,7 @@ from typing import NamedTuple
 
 from evaluation.datasets.images import image_size
 from evaluation.datasets.parsing import parse_box, read_rows, read_text, require_files
-from evaluation.datasets.records import DatasetIndex, ImageRecord
+from evaluation.datasets.records import Box, DatasetIndex, ImageRecord
 from evaluation.errors import AccessError, ConfigurationError, DataFormatError, WSOLError
 from evaluation.paths import is_file, is_folder
 from evaluation.progress import Progress
@@ -92,17 +95,29 @@ def read_tiny_imagenet(
             progress.update()
         if size is None:
             continue
+        box = parse_box(entry.source, entry.line, entry.box, size)
         records.append(
             ImageRecord(
                 image_id=entry.name,
                 path=path,
                 label=entry.label,
-                boxes=(parse_box(entry.source, entry.line, entry.box, size),),
+                boxes=(box,),
                 size=size,
                 mask_path=masks_root / entry.mask if has_masks else None,
+                authors_boxes=(authors_box(box),),
             )
         )
     return DatasetIndex("tiny-imagenet", split, records, names, wnids)
+
+
+def authors_box(box: Box) -> Box:
+    """The infoCAM authors' misreading of an ``x0 y0 x1 y1`` line as ``x y w h``.
+
+    Their ``load_bbox_size`` takes the third and fourth fields for a width and height, so the box
+    they evaluate against is ``(x0, y0, x0 + x1, y0 + y1)`` (module doc).
+    """
+    x0, y0, x1, y1 = box
+    return (x0, y0, x0 + x1, y0 + y1)
 
 
 class _Entry(NamedTuple):

@@ -17,6 +17,11 @@ per axis (``s_x = S / W``, ``s_y = S / H`` where ``R == S``):
   ``shift = 15``; Tiny: ``L = 63``, ``shift = -1``), as floats and not clipped to the frame. The
   image crop offset (16 for CUB) and the box shift (15) differ by one pixel in the authors' code;
   both are reproduced.
+- ``paper-as-published``: the geometry and box mapping of ``paper``, applied by
+  :class:`~evaluation.datasets.loader.WSOLDataset` to the boxes as the authors read the files
+  (``ImageRecord.authors_boxes``: CUB unclipped, Tiny-ImageNet misread). A Tiny-ImageNet line
+  ``6 25 55 51`` maps to ``[6.906, 25.609, 55.141, 51.203]`` under ``paper`` and to
+  ``[6.906, 25.609, 61.047, 75.812]`` under ``paper-as-published``.
 
 Training (``train=True``) resizes to ``R = round(S * 256 / 224)``, takes a random ``S x S`` crop and
 flips horizontally with probability 0.5 (the authors' recipe; Tiny-ImageNet under ``paper`` keeps
@@ -33,7 +38,9 @@ from PIL import Image
 
 from evaluation.errors import ConfigurationError
 
-PROTOCOLS = ("wsoleval", "paper", "exact")
+PROTOCOLS = ("wsoleval", "paper", "paper-as-published", "exact")
+PAPER_PROTOCOLS = ("paper", "paper-as-published")
+"""The protocols with the infoCAM authors' geometry (256 -> 224 crop, Tiny-ImageNet native)."""
 _CUB_RESIZE, _CUB_CROP, _NATIVE_SIZE = 256, 224, 64
 
 
@@ -42,7 +49,7 @@ class Geometry:
     """Resize the original image to ``resize x resize``, then crop the centre ``crop x crop``.
 
     Attributes:
-        protocol: ``wsoleval``, ``paper`` or ``exact``: the box mapping.
+        protocol: One of :data:`PROTOCOLS`: the box mapping.
         resize: Side ``R`` of the resized image.
         crop: Side ``S`` of the evaluation frame (``S <= R``).
     """
@@ -66,9 +73,11 @@ def eval_geometry(protocol: str, image_size: int | None = None, native: bool = F
     """The evaluation geometry of ``protocol``.
 
     Args:
-        protocol: ``wsoleval``, ``paper`` or ``exact``.
-        image_size: Frame side ``S``; default 224 (64 for ``paper`` on a native-size dataset).
-        native: The dataset is evaluated at its own size under ``paper`` (Tiny-ImageNet).
+        protocol: One of :data:`PROTOCOLS`.
+        image_size: Frame side ``S``; default 224 (64 for the :data:`PAPER_PROTOCOLS` on a
+            native-size dataset).
+        native: The dataset is evaluated at its own size under the :data:`PAPER_PROTOCOLS`
+            (Tiny-ImageNet).
 
     Raises:
         ConfigurationError: Unknown protocol or a frame side below 1.
@@ -77,7 +86,7 @@ def eval_geometry(protocol: str, image_size: int | None = None, native: bool = F
         raise ConfigurationError(f"unknown protocol {protocol!r}: choose one of {PROTOCOLS}")
     if image_size is not None and image_size < 1:
         raise ConfigurationError(f"image_size must be a positive integer, not {image_size}")
-    if protocol == "paper":
+    if protocol in PAPER_PROTOCOLS:
         if native:
             size = image_size or _NATIVE_SIZE
             return Geometry(protocol, size, size)
@@ -90,10 +99,11 @@ def eval_geometry(protocol: str, image_size: int | None = None, native: bool = F
 def train_geometry(protocol: str, image_size: int | None = None, native: bool = False) -> Geometry:
     """The training geometry: resize ``R = round(S * 256 / 224)``, random ``S x S`` crop.
 
-    ``paper`` on a native-size dataset keeps ``R = S`` (the authors' Tiny-ImageNet recipe).
+    The :data:`PAPER_PROTOCOLS` on a native-size dataset keep ``R = S`` (the authors'
+    Tiny-ImageNet recipe).
     """
     frame = eval_geometry(protocol, image_size, native)
-    if protocol == "paper" and native:
+    if protocol in PAPER_PROTOCOLS and native:
         return frame
     size = frame.crop
     return Geometry(protocol, round(size * _CUB_RESIZE / _CUB_CROP), size)
@@ -108,7 +118,8 @@ def map_boxes(boxes: np.ndarray, sizes: np.ndarray, geometry: Geometry) -> np.nd
         geometry: The evaluation geometry.
 
     Returns:
-        ``(n, 4)`` float32 boxes in frame pixels (integers except under ``paper``).
+        ``(n, 4)`` float32 boxes in frame pixels (integers except under the
+        :data:`PAPER_PROTOCOLS`).
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     extent = np.asarray(sizes, dtype=np.float64).reshape(-1, 2)[:, [0, 1, 0, 1]]

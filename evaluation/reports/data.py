@@ -17,7 +17,9 @@ Fields read from ``results.json`` (schema version 1): ``dataset`` (``name``, ``s
 ``fixed_threshold``, ``gt_known_loc``, ``top1_loc``, ``top5_loc``, ``gt_known_loc_best``,
 ``top1_loc_best``, ``top5_loc_best``, ``best_threshold_loc``, ``top1_cls``, ``pxap``,
 ``num_nonfinite_maps``, ``num_constant_maps``, the attribution metrics, ``intervals``) plus
-``images_per_second``. Only the first seven
+``images_per_second`` and, under ``paper-as-published``, ``published`` (``gt_known_loc``,
+``top1_loc``: the authors' running means) with the protocol's ``quirks`` (``name``,
+``description``) and ``running_mean_batch_size``. Only the first seven
 method fields and the sections' names are required; a missing optional value shows as ``–``.
 """
 
@@ -57,6 +59,8 @@ __all__ = [
     "map_warnings",
     "method_rows",
     "metric_paragraphs",
+    "protocol_warning",
+    "published_table",
     "run_labels",
     "settings_facts",
     "v2_ious",
@@ -333,6 +337,9 @@ def method_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "best_threshold", "images_per_second", "gt_known_loc_best", "top1_loc_best",
                     "top5_loc_best", "best_threshold_loc", "num_nonfinite_maps"):
             row[key] = metrics.get(key)
+        published = metrics.get("published") or {}
+        row["published_gt_known_loc"] = published.get("gt_known_loc")
+        row["published_top1_loc"] = published.get("top1_loc")
         row.update({f"v2_{iou}": v2.get(iou) for iou in ious})
         row.update({key: metrics.get(key) for key, _ in ATTRIBUTION_COLUMNS})
         row["intervals"] = _row_intervals(metrics, ious)
@@ -467,6 +474,11 @@ _PROTOCOL_NOTES = {
              "are comparable with the paper, not with wsoleval ones.",
     "exact": "Protocol exact: images are resized to the frame without cropping; ground-truth boxes "
              "map to the smallest frame box covering the resized pixels.",
+    "paper-as-published": "Protocol paper-as-published: the paper protocol (the infoCAM authors' "
+                          "geometry, maps, boxes and hit decisions) plus the quirks of their code "
+                          "that moved their published numbers, reproduced on purpose and listed "
+                          "below. These numbers are for comparison with the paper only; the "
+                          "paper protocol gives the corrected ones.",
 }
 
 
@@ -507,17 +519,55 @@ def how_to_read(results: Mapping[str, Any]) -> list[str]:
     protocol = results["protocol"]
     frame = protocol.get("frame_size") or ["S", "S"]
     count = results["dataset"].get("num_images", results.get("num_images"))
-    paragraphs = [
+    note = _PROTOCOL_NOTES.get(protocol["name"])
+    paragraphs = [note] if note else []
+    paragraphs += [
+        f"Quirk {quirk['name']}: {quirk['description']}" for quirk in protocol.get("quirks") or []
+    ]
+    paragraphs.append(
         f"Each method turns the model's evidence for the true class into a score map. The map "
         f"is upsampled to the {frame[0]}×{frame[1]} evaluation frame, min-max normalised to "
         f"[0, 1] and thresholded at τ; the box around the largest region (V1), or around every "
-        f"region (V2), is compared with the ground-truth boxes by intersection over union (IoU).",
-    ]
-    note = _PROTOCOL_NOTES.get(protocol["name"])
-    if note:
-        paragraphs.insert(0, note)
+        f"region (V2), is compared with the ground-truth boxes by intersection over union (IoU)."
+    )
     over = f"all {count} images" if count is not None else "all images"
     return paragraphs + metric_paragraphs(fixed_threshold(results), v2_ious(results), over)
+
+
+def protocol_warning(results: Mapping[str, Any]) -> str:
+    """The warning that a run's numbers are for comparison with the paper only ("" otherwise)."""
+    if results["protocol"]["name"] != "paper-as-published":
+        return ""
+    return ("paper-as-published reproduces the authors' quirks; cite these numbers only to "
+            "compare with the paper.")
+
+
+def published_table(
+    rows: Sequence[Mapping[str, Any]], results: Mapping[str, Any]
+) -> tuple[list[Column], list[dict], str]:
+    """Columns, rows and caption of GT-known / Top-1 Loc, final ratios beside published values.
+
+    Rows without published values are left out (an empty list: the run has none). The
+    published value is the authors' mean of running ratios over batches of
+    ``protocol.running_mean_batch_size`` images.
+    """
+    group = "At the fixed τ"
+    columns = [
+        Column("gt_known_loc", "GT-known Loc (final)", group, "pct"),
+        Column("published_gt_known_loc", "GT-known Loc (published)", group, "pct"),
+        Column("top1_loc", "Top-1 Loc (final)", group, "pct"),
+        Column("published_top1_loc", "Top-1 Loc (published)", group, "pct"),
+    ]
+    kept = [{**r, "label": method_label(r["method"])} for r in rows
+            if r.get("published_gt_known_loc") is not None]
+    batch = results["protocol"].get("running_mean_batch_size")
+    batches = f"batches of {batch} images" if batch is not None else "batches"
+    caption = (
+        "Final: hits over all images, the number to cite. Published: what the authors' code "
+        f"prints, the mean of the running ratio after each of the {batches} in dataset order "
+        "(weighted by batch size), for comparison with the paper's numbers only."
+    )
+    return columns, kept, caption
 
 
 def best_tau_table(rows: Sequence[Mapping[str, Any]]) -> tuple[list[Column], list[dict]]:

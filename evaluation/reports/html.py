@@ -36,6 +36,8 @@ from evaluation.reports.data import (
     map_warnings,
     method_rows,
     metric_paragraphs,
+    protocol_warning,
+    published_table,
     settings_facts,
     v2_ious,
 )
@@ -376,11 +378,14 @@ def render_html(
         facts.append(("Plain forward pass", f"{forward:.1f} img/s"))
     note = "".join(f"<p>{esc(p)}</p>" for p in how_to_read(results))
     warnings = "".join(f"<div class=\"warn\">{esc(n)}</div>" for n in map_warnings(results))
+    caution = protocol_warning(results)
+    caution_html = (f"<div class=\"warn\"><b>For comparison with the paper only.</b> "
+                    f"{esc(caution)}</div>" if caution else "")
     columns = columns_for(results)
     attribution = attribution_columns(results)
     body = [
         f"<h1>{esc(title)}</h1><p class=\"sub\">Weakly-supervised object localisation of "
-        f"{esc(methods)}.</p>",
+        f"{esc(methods)}.</p>" + caution_html,
         _facts_html(facts, settings_facts(results)),
         "<section><h2>Results</h2>"
         + _html_table(rows, columns, [("Method", "method")], order, paired)
@@ -404,6 +409,14 @@ def render_html(
             + _html_table(tau_rows, tau_columns, [("Method", "method")], order, paired,
                           compact=True)
             + "</section>"
+        )
+    published_columns, published_rows, caption = published_table(rows, results)
+    if published_rows:
+        body.append(
+            "<section><h2>Final ratios and the authors' published averages</h2>"
+            + _html_table(published_rows, published_columns, [("Method", "method")], order,
+                          compact=True)
+            + f"<p>{esc(caption)}</p></section>"
         )
     body.append(_curves_section(results["methods"]))
     if gallery is not None:

@@ -4,10 +4,12 @@ The table of a run has one row per method (Top-1 Cls, GT-known / Top-1 / Top-5 L
 threshold, MaxBoxAcc, MaxBoxAccV2 and its per-IoU parts, the best thresholds, images/s), each
 value with its 95% interval; a value is in bold when the paired comparisons support it as the
 best (:func:`evaluation.reports.significance.best_marks`). The attribution metrics have their own
-table. The report adds what was measured, the settings that change the numbers, what is
-significant, the ranks and the paired differences, a note on how to read it, warnings and the
-environment. A comparison has the same per group of comparable runs. The prose is shared with
-the HTML (:mod:`evaluation.reports.data`, :mod:`evaluation.reports.significance`).
+table; a ``paper-as-published`` run has one more, its final ratios beside the authors'
+published averages, and a warning that its numbers are for comparison with the paper only. The
+report adds what was measured, the settings that change the numbers, what is significant, the
+ranks and the paired differences, a note on how to read it, warnings and the environment. A
+comparison has the same per group of comparable runs. The prose is shared with the HTML
+(:mod:`evaluation.reports.data`, :mod:`evaluation.reports.significance`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from evaluation.reports.data import (
     how_to_read,
     map_warnings,
     method_rows,
+    protocol_warning,
+    published_table,
     settings_facts,
 )
 from evaluation.reports.figures import method_label
@@ -130,9 +134,11 @@ def _plain_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str,
 def render_markdown(results: Mapping[str, Any], paired: Sequence[PairedRows] = ()) -> str:
     """The Markdown report of one run: what was measured, the tables, what is significant."""
     tau = fixed_threshold(results)
+    caution = protocol_warning(results)
     lines = [
         f"# WSOL report: {results['model']['name']} on {results['dataset']['name']}",
         "",
+        *([f"> **For comparison with the paper only.** {caution}", ""] if caution else []),
         f"- Dataset: {describe_dataset(results)}",
         f"- Model: {describe_model(results)}",
         f"- Protocol: {describe_protocol(results)}",
@@ -157,10 +163,15 @@ def render_markdown(results: Mapping[str, Any], paired: Sequence[PairedRows] = (
     if tau_rows:
         lines += ["## Classical metrics at the best threshold", "",
                   _markdown_table(tau_rows, columns, [("Method", "label")], paired), ""]
+    columns, published_rows, caption = published_table(method_rows(results), results)
+    if published_rows:
+        lines += ["## Final ratios and the authors' published averages", "",
+                  _markdown_table(published_rows, columns, [("Method", "label")]), "",
+                  caption, ""]
     lines += ["## How to read this", ""]
     for paragraph in how_to_read(results):
         lines += [paragraph, ""]
-    notes = map_warnings(results)
+    notes = ([caution] if caution else []) + map_warnings(results)
     if notes:
         lines += ["## Warnings", ""] + [f"- {note}" for note in notes] + [""]
     environment = results.get("environment") or {}

@@ -13,6 +13,8 @@ turns SIGINT/SIGTERM into a saved stop) -> :mod:`~evaluation.runs.reduction` (to
 :mod:`~evaluation.runs.distributed`) -> :mod:`~evaluation.runs.gallery`,
 :mod:`~evaluation.runs.records` (the per-image records) and
 :mod:`~evaluation.runs.results`, laid out as :mod:`~evaluation.runs.schema` says.
+:mod:`~evaluation.runs.published` holds what ``--protocol paper-as-published`` adds (the
+authors' split and batch size, their quirks' names, their running-mean accuracies).
 
 May import: :mod:`evaluation.localization`, :mod:`evaluation.datasets`, :mod:`evaluation.models`,
 :mod:`evaluation.io`, :mod:`evaluation.errors`, :mod:`evaluation.paths`,

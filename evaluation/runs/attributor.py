@@ -12,6 +12,11 @@ methods run their own ``attribute`` call (:meth:`evaluation.runs.methods.Method.
 With a class subset (an ImageNet-1k head evaluated on the 200 Tiny-ImageNet classes) the
 targets are ``classes[label]``, the returned logits are the subset's columns (so predictions are
 dataset labels) and infoCAM/infoCAM+ compare with the subset's classes only.
+
+With ``published_quirks`` (``--protocol paper-as-published``, :mod:`evaluation.runs.published`)
+two maps follow the authors' code: CAM is region-summed like infoCAM (their ``--conv-cam``), and
+infoCAM+ subtracts the map of ``logits.topk(200)[:, -1]`` over the model's own ``K`` logits (all
+of them, also with a class subset), which may be the target itself.
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from evaluation.errors import ConfigurationError
 from evaluation.models.backbones import CamModel
 from evaluation.runs.methods import Method
+from evaluation.runs.published import AUTHORS_CONTRAST_RANK
 from infocam_captum.gradient_maps import gradient_weight_maps
-from infocam_captum.maps import fc_weight_maps
+from infocam_captum.maps import fc_weight_maps, region_sum
 
 
 @dataclass
@@ -62,6 +69,11 @@ class BatchAttributor:
             label ``label``.
         amp: run the forward pass under ``torch.autocast`` in float16 (CUDA only; ignored on
             other devices). Maps and metrics are computed in float32.
+        published_quirks: the authors' two map quirks (module doc).
+
+    Raises:
+        ConfigurationError: ``published_quirks`` with infoCAM+ on a model of fewer than 200
+            classes (the authors' ``topk(200)`` has no 200th class there).
     """
 
     def __init__(
@@ -73,6 +85,7 @@ class BatchAttributor:
         device: torch.device,
         classes: Sequence[int] | None = None,
         amp: bool = False,
+        published_quirks: bool = False,
     ) -> None:
         self.model = model
         self.methods = list(methods)
@@ -85,6 +98,16 @@ class BatchAttributor:
             None if classes is None else torch.as_tensor(list(classes), device=device)
         )
         self._fc = [m.name for m in self.methods if m.kind == "fc"]
+        self.published_quirks = published_quirks
+        num_classes = model.classifier.weight.shape[0]
+        if published_quirks and "infocam+" in self._fc and num_classes < AUTHORS_CONTRAST_RANK:
+            raise ConfigurationError(
+                f"infoCAM+ under --protocol paper-as-published takes the authors' contrast class "
+                f"logits.topk({AUTHORS_CONTRAST_RANK})[:, -1], and {model.name} has "
+                f"{num_classes} classes: the authors' rule needs at least "
+                f"{AUTHORS_CONTRAST_RANK} classes and their code crashes here; use --protocol "
+                "paper, or leave infocam+ out of --methods"
+            )
         self._gradient = [m.name for m in self.methods if m.kind == "gradient"]
         self._called = {
             m.name: (m, m.build(model.module, model.layer))
@@ -115,16 +138,22 @@ class BatchAttributor:
         maps: dict[str, torch.Tensor] = {}
         if self._fc:
             start = self._now()
+            fc_logits = logits.detach().float()
             fc_maps = fc_weight_maps(
                 features.detach().float(),
-                logits.detach().float(),
+                fc_logits,
                 self.model.classifier.weight.detach().float(),
                 target,
                 methods=self._fc,  # type: ignore[arg-type]
                 window=self.window,
                 padding=self.padding,  # type: ignore[arg-type]
                 classes=self.classes,
+                least_likely=self._authors_contrast(fc_logits),
             )
+            if self.published_quirks and "cam" in fc_maps:
+                fc_maps["cam"] = region_sum(
+                    fc_maps["cam"], self.window, self.padding  # type: ignore[arg-type]
+                )
             maps.update({name: fc_maps[name] for name in self._fc})  # type: ignore[index]
             elapsed = self._now() - start
             seconds.update({name: elapsed / len(self._fc) for name in self._fc})
@@ -142,6 +171,16 @@ class BatchAttributor:
         if self.classes is not None:
             logits = logits.index_select(1, self.classes)
         return BatchResult(logits=logits, maps=maps, seconds=seconds)
+
+    def _authors_contrast(self, logits: torch.Tensor) -> torch.Tensor | None:
+        """The authors' infoCAM+ contrast ``topk(200)[:, -1]`` of the model's logits, or ``None``.
+
+        ``None`` (the library's least likely other class) without ``published_quirks`` or
+        without infoCAM+.
+        """
+        if not (self.published_quirks and "infocam+" in self._fc):
+            return None
+        return logits.topk(AUTHORS_CONTRAST_RANK, dim=1).indices[:, -1]
 
     @contextmanager
     def _capture(self) -> Iterator[dict[str, torch.Tensor]]:

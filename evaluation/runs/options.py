@@ -5,6 +5,8 @@ standard backbones, no crop; window 3, padding ``same`` by default) and ``paper`
 authors' code: CUB-like data resized to 256 and centre-cropped to 224 with window 4,
 Tiny-ImageNet at its native 64 px with window 3, both with padding ``full``); ``exact`` is
 ``wsoleval`` with pixel-exact box mapping. ``window``/``padding`` override the defaults.
+``paper-as-published`` is ``paper`` with the quirks that moved the authors' published numbers
+(:mod:`evaluation.runs.published`), for comparison with the paper only.
 
 With ``class_map="imagenet1k"`` an ImageNet-1k classifier is evaluated on a dataset whose classes
 are ImageNet-1k wnids (Tiny-ImageNet): predictions are the argmax over the mapped logits only, the
@@ -27,13 +29,17 @@ from evaluation.errors import ConfigurationError
 from evaluation.models.backbones import starts_random
 from evaluation.runs.state import file_sha256
 
-PROTOCOLS = ("wsoleval", "paper", "exact")
+PROTOCOLS = ("wsoleval", "paper", "paper-as-published", "exact")
+PAPER_PROTOCOLS = ("paper", "paper-as-published")
+"""The protocols of the infoCAM authors' geometry, window and box convention."""
+DEFAULT_BATCH_SIZE = 32
 PADDINGS = ("same", "full")
 CLASS_MAPS = ("imagenet1k",)
 FIXED_THRESHOLD = 0.2
 """The threshold of GT-known / Top-1 / Top-5 Loc."""
 WSOLEVAL_WINDOW = 3
-_CONVENTIONS = {"wsoleval": "wsoleval", "exact": "wsoleval", "paper": "paper"}
+_CONVENTIONS = {"wsoleval": "wsoleval", "exact": "wsoleval", "paper": "paper",
+                "paper-as-published": "paper"}
 _NOT_IDENTITY = ("output", "num_workers", "box_workers", "device", "overwrite", "save_every",
                  "progress", "gallery_samples", "gallery_extremes", "bootstrap_resamples")
 
@@ -53,7 +59,7 @@ class EvaluateOptions:
         input_reduction: how input-level attributions become one map per image: ``sum-abs``,
             ``sum``, ``max-abs`` or ``l2`` over the colour channels.
         output: the run directory.
-        protocol: ``wsoleval``, ``paper`` or ``exact``.
+        protocol: ``wsoleval``, ``paper``, ``paper-as-published`` or ``exact``.
         checkpoint: weights file (``wsol-bench train`` checkpoint or state_dict).
         weights: torchvision weights name.
         random_init: evaluate a randomly initialised model (a smoke test); required, and only
@@ -61,11 +67,13 @@ class EvaluateOptions:
             default weights (all but ``efficientnet-lite0``).
         image_root: image folder of ``wsol-metadata``.
         image_size: frame side S (default: the model's input size, 224 for the standard
-            backbones and 64 for ``small-cnn``, as ``wsol-bench train`` uses; under ``paper`` the
-            protocol's: 224, or 64 for Tiny-ImageNet).
+            backbones and 64 for ``small-cnn``, as ``wsol-bench train`` uses; under the
+            :data:`PAPER_PROTOCOLS` the protocol's: 224, or 64 for Tiny-ImageNet).
         class_map: ``imagenet1k`` to evaluate an ImageNet-1k head on Tiny-ImageNet classes.
         limit: evaluate only the first ``limit`` images of the split.
-        batch_size: images per batch (per process).
+        batch_size: images per batch (per process); under ``paper-as-published`` also the
+            batches of the authors' running-mean accuracy (their scripts: 128, the CLI's
+            default under that protocol).
         num_workers: DataLoader worker processes.
         box_workers: threads for the accumulators' box sweeps (0: in the calling thread);
             the compiled sweeps release the GIL, so each thread uses one more CPU core.
@@ -100,7 +108,7 @@ class EvaluateOptions:
     image_size: int | None = None
     class_map: str | None = None
     limit: int | None = None
-    batch_size: int = 32
+    batch_size: int = DEFAULT_BATCH_SIZE
     num_workers: int = 2
     box_workers: int = 0
     amp: bool = False
@@ -121,7 +129,8 @@ def validate_options(options: EvaluateOptions) -> None:
 
     Raises:
         ConfigurationError: names the option and the allowed values; a model without weights
-            and without ``random_init``, or ``random_init`` with weights.
+            and without ``random_init``, ``random_init`` with weights, or
+            ``paper-as-published`` on the ``wsol-metadata`` format.
     """
     random = starts_random(options.model, options.checkpoint, options.weights)
     if random and not options.random_init:
@@ -138,6 +147,12 @@ def validate_options(options: EvaluateOptions) -> None:
     if options.protocol not in PROTOCOLS:
         raise ConfigurationError(
             f"unknown protocol {options.protocol!r}; choose one of {PROTOCOLS}"
+        )
+    if options.protocol == "paper-as-published" and options.dataset == "wsol-metadata":
+        raise ConfigurationError(
+            "--protocol paper-as-published reproduces how the infoCAM authors' code reads CUB "
+            "and Tiny-ImageNet files, which --dataset wsol-metadata is not: use --protocol "
+            "paper, or --dataset cub / tiny-imagenet on the original files"
         )
     if options.padding is not None and options.padding not in PADDINGS:
         raise ConfigurationError(f"unknown padding {options.padding!r}; choose one of {PADDINGS}")
@@ -173,13 +188,13 @@ def resolve_device(name: str | None) -> torch.device:
 
 
 def box_convention(protocol: str) -> str:
-    """The box convention of a protocol: ``paper`` under ``paper``, otherwise ``wsoleval``."""
+    """The box convention of a protocol: ``paper`` for the paper protocols, else ``wsoleval``."""
     return _CONVENTIONS[protocol]
 
 
 def window_and_padding(options: EvaluateOptions, dataset_name: str) -> tuple[int, str]:
     """The region size and padding of infoCAM: the options' values, else the protocol's defaults."""
-    if options.protocol == "paper":
+    if options.protocol in PAPER_PROTOCOLS:
         window = 3 if dataset_name.endswith("tiny-imagenet") else 4
         padding = "full"
     else:

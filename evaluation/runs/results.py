@@ -17,6 +17,7 @@ import torch
 from evaluation import __version__
 from evaluation.runs.distributed import DistContext
 from evaluation.runs.options import FIXED_THRESHOLD
+from evaluation.runs.published import protocol_details
 from evaluation.runs.reduction import ReducedRun
 from evaluation.runs.schema import SCHEMA_VERSION
 from evaluation.runs.setup import RunSetup
@@ -89,6 +90,8 @@ def build_results(
             "convention": setup.convention,
             "fixed_threshold": FIXED_THRESHOLD,
             "class_map": options.class_map,
+            **protocol_details(options.protocol, index.name, options.batch_size,
+                               [method.name for method in setup.methods]),
         },
         "classification": {"top1_cls": first.get("top1_cls"), "top5_cls": first.get("top5_cls")},
         "methods": method_results,

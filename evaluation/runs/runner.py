@@ -9,7 +9,9 @@
    dotted-path Captum methods run their own ``attribute`` call; each method feeds a
    :class:`~evaluation.localization.LocalizationAccumulator`; the state is saved as it goes;
 3. the reduction over torchrun processes (:mod:`evaluation.runs.reduction`);
-4. every metric's bootstrap interval from the per-image records, the gallery
+4. every metric's bootstrap interval from the per-image records (under
+   ``paper-as-published`` also the authors' running-mean accuracies,
+   :mod:`evaluation.runs.published`), the gallery
    (:mod:`evaluation.runs.gallery`), the records (:mod:`evaluation.runs.records`) and
    ``results.json`` (:mod:`evaluation.runs.results`, laid out in :mod:`evaluation.runs.schema`),
    by rank 0.
@@ -39,6 +41,7 @@ from evaluation.runs.gallery import write_run_gallery
 from evaluation.runs.lock import run_folder_lock
 from evaluation.runs.loop import box_executor, make_accumulators, run_batches
 from evaluation.runs.options import EvaluateOptions, resolve_device, validate_options
+from evaluation.runs.published import PUBLISHED, with_published_accuracies
 from evaluation.runs.records import write_run_records
 from evaluation.runs.reduction import reduce_ranks
 from evaluation.runs.results import build_results
@@ -107,7 +110,7 @@ class _Run:
         resumed_from = min(state.next_batch * options.batch_size, len(setup.shard))
         attributor = BatchAttributor(
             setup.model, setup.methods, setup.window, setup.padding, setup.device,
-            setup.classes, options.amp,
+            setup.classes, options.amp, published_quirks=options.protocol == PUBLISHED,
         )
         with box_executor(options.box_workers) as executor:
             accumulators = make_accumulators(setup, state, executor)
@@ -129,6 +132,10 @@ class _Run:
         if setup.context.is_main:
             bootstrap = BootstrapSettings(setup.options.bootstrap_resamples, setup.options.seed)
             metrics = {name: acc.compute(bootstrap) for name, acc in accumulators.items()}
+            if setup.options.protocol == PUBLISHED:
+                metrics = with_published_accuracies(
+                    metrics, accumulators, setup.options.batch_size
+                )
             gallery = write_run_gallery(setup, attributor, metrics, reduced.ious)
             records = write_run_records(setup, accumulators)
             results = build_results(setup, metrics, reduced, gallery, records)

@@ -22,14 +22,19 @@ imports nothing.
                "num_classes", "mean", "std", "initialisation": "checkpoint" | "weights NAME" |
                "ImageNet-pretrained (...)" | "random (seed S)"},
      "protocol": {"name", "frame_size": [H, W], "window", "padding", "convention",
-                  "fixed_threshold", "class_map"},
+                  "fixed_threshold", "class_map"
+                  (under "paper-as-published" also "quirks": [{"name", "description"}],
+                  "cam": "region-summed (--conv-cam)", "infocam+_contrast",
+                  "running_mean_batch_size": int)},
      "classification": {"top1_cls", "top5_cls"},
      "methods": {name: {<LocalizationAccumulator.compute(bootstrap)>, "images_per_second": float,
                         "attribution": {"kind": "fc" | "gradient" | "layer" | "input",
                                         "class": dotted path | null, "noise_tunnel": nt_type |
                                         null, "options": {the --method-option values},
                                         "defaults": {the benchmark's defaults in force, as
-                                        rules}, "reduction": rule | null}}},
+                                        rules}, "reduction": rule | null},
+                        under "paper-as-published" also "published": {"gt_known_loc",
+                        "top1_loc"}: the authors' means of running ratios}},
                  (with "intervals": {metric: [low, high] | null, "boxacc_v2_by_iou": {delta: [..]},
                   "curves": {"v1"|"v2": {delta: {"low": [...], "high": [...]}}}} and
                   "interval": {"method": "percentile bootstrap", "resamples": B, "seed": s,

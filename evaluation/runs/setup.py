@@ -23,12 +23,15 @@ from evaluation.models.backbones import CamModel, build_model
 from evaluation.runs.distributed import DistContext
 from evaluation.runs.methods import Method, resolve_methods
 from evaluation.runs.options import (
+    PAPER_PROTOCOLS,
     EvaluateOptions,
     box_convention,
     run_config,
     run_identity,
     window_and_padding,
 )
+from evaluation.runs.published import PUBLISHED
+from evaluation.runs.published import WARNING as PUBLISHED_WARNING
 from evaluation.runs.state import state_path
 
 
@@ -121,11 +124,13 @@ def prepare_run(options: EvaluateOptions, device: torch.device, context: DistCon
     np.random.seed(options.seed)  # Captum's GradientShap draws baselines and scales from NumPy
     model = build_model(options.model, num_classes, options.checkpoint, options.weights)
     image_size = options.image_size
-    if image_size is None and options.protocol != "paper":
+    if image_size is None and options.protocol not in PAPER_PROTOCOLS:
         image_size = model.input_size
     dataset = WSOLDataset(index, options.protocol, (model.mean, model.std), image_size)
     if options.image_size is None and context.is_main:
         _warn_if_off_native_size(options, model, dataset.frame_size)
+    if options.protocol == PUBLISHED and context.is_main:
+        warnings.warn(WSOLWarning(PUBLISHED_WARNING), stacklevel=2)
     total = len(dataset) if options.limit is None else min(options.limit, len(index))
     if total == 0:
         raise ConfigurationError(

@@ -7,7 +7,9 @@ images; :mod:`~evaluation.statistics.bootstrap` draws the seeded resamples and t
 percentile intervals; :mod:`~evaluation.statistics.estimates` recomputes every metric for many
 resamples at once (matrix products, no loop over images); :mod:`~evaluation.statistics.intervals`
 writes the ``intervals`` of ``results.json``; :mod:`~evaluation.statistics.paired` compares
-methods evaluated on the same images (paired bootstrap, McNemar's exact test, ranks with ties).
+methods evaluated on the same images (paired bootstrap, McNemar's exact test, ranks with ties);
+:mod:`~evaluation.statistics.running_mean` recomputes GT-known and Top-1 Loc as the infoCAM
+authors' code reports them (a mean of running ratios, for ``--protocol paper-as-published``).
 
 May import: :mod:`evaluation.errors` and numpy. Nothing else of :mod:`evaluation` (no torch):
 :mod:`evaluation.localization` and :mod:`evaluation.reports` both build on it.

@@ -141,6 +141,41 @@ def test_fc_weight_maps_hand_values_and_shapes():
     torch.testing.assert_close(full["infocam"], loop_region_sum(maps["infocam"], 3, "full"))
 
 
+def test_an_explicit_contrast_class_replaces_the_least_likely_one():
+    features = torch.tensor(
+        [[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 1.0], [1.0, 0.0]], [[2.0, 0.0], [0.0, 2.0]]]] * 2,
+        dtype=torch.float64,
+    )
+    target = torch.tensor([0, 2])
+    # contrast 2 for example 0: weights [1, 0, 2] - [3, 3, 0] = [-2, -3, 2]; contrast 2 for
+    # example 1 (its own target, as the authors' topk(200)[:, -1] may pick): a zero map
+    contrast = torch.tensor([2, 2])
+    maps = fc_weight_maps(features, None, WEIGHT, target, ("infocam+", "cam"), window=1,
+                          least_likely=contrast)
+    expected = -2 * features[0, 0] - 3 * features[0, 1] + 2 * features[0, 2]
+    torch.testing.assert_close(maps["infocam+"][0, 0], expected)
+    assert maps["infocam+"][1].abs().max() == 0.0
+    # the default (no least_likely) still takes the least likely class other than the target
+    logits = torch.tensor([[0.0, 1.0, 2.0, -3.0, 4.0], [0.0, 1.0, -9.0, -3.0, 4.0]],
+                          dtype=torch.float64)
+    default = fc_weight_maps(features, logits, WEIGHT, target, ("infocam+",), window=1)
+    explicit = fc_weight_maps(features, logits, WEIGHT, target, ("infocam+",), window=1,
+                              least_likely=torch.tensor([3, 3]))
+    torch.testing.assert_close(default["infocam+"], explicit["infocam+"])
+
+
+@pytest.mark.parametrize(
+    ("least_likely", "message"),
+    [(torch.tensor([1]), r"must be a \(2,\) integer tensor"),
+     (torch.tensor([1.0, 2.0]), "integer tensor"),
+     (torch.tensor([0, 5]), r"outside 0..4")],
+)
+def test_a_bad_contrast_class_is_refused(least_likely, message):
+    with pytest.raises(InvalidArgumentError, match=message):
+        fc_weight_maps(torch.zeros(2, 3, 4, 4), None, WEIGHT.float(), 0, ("infocam+",),
+                       least_likely=least_likely)
+
+
 def test_channel_maps_hand_values_and_their_sum_is_the_map():
     features = torch.tensor(
         [[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 1.0], [1.0, 0.0]], [[2.0, 0.0], [0.0, 2.0]]]],

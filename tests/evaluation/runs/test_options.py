@@ -28,7 +28,9 @@ OPTIONS = EvaluateOptions(
 @pytest.mark.parametrize(
     ("protocol", "dataset", "expected"),
     [("wsoleval", "cub", (3, "same")), ("exact", "tiny-imagenet", (3, "same")),
-     ("paper", "cub", (4, "full")), ("paper", "synthetic-tiny-imagenet", (3, "full"))],
+     ("paper", "cub", (4, "full")), ("paper", "synthetic-tiny-imagenet", (3, "full")),
+     ("paper-as-published", "synthetic-cub", (4, "full")),
+     ("paper-as-published", "tiny-imagenet", (3, "full"))],
 )
 def test_protocol_defaults_of_window_and_padding(
     protocol: str, dataset: str, expected: tuple[int, str]
@@ -39,8 +41,8 @@ def test_protocol_defaults_of_window_and_padding(
 
 
 def test_box_convention_per_protocol() -> None:
-    assert [box_convention(p) for p in ("wsoleval", "exact", "paper")] == [
-        "wsoleval", "wsoleval", "paper"
+    assert [box_convention(p) for p in ("wsoleval", "exact", "paper", "paper-as-published")] == [
+        "wsoleval", "wsoleval", "paper", "paper"
     ]
 
 
@@ -53,7 +55,9 @@ def test_box_convention_per_protocol() -> None:
                               "initialised network, whose numbers mean nothing"),
      ({"model": "resnet50", "random_init": False}, "or --random-init for a smoke test"),
      ({"checkpoint": Path("w.pt")}, "--random-init contradicts the weights of --model small-cnn"),
-     ({"model": "efficientnet-lite0"}, "--random-init contradicts")],
+     ({"model": "efficientnet-lite0"}, "--random-init contradicts"),
+     ({"protocol": "paper-as-published", "dataset": "wsol-metadata"},
+      "which --dataset wsol-metadata is not: use --protocol paper")],
 )
 def test_invalid_options_are_configuration_errors(change: dict, message: str) -> None:
     validate_options(OPTIONS)
