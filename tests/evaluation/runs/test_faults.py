@@ -247,20 +247,20 @@ def test_saves_wait_for_the_interval_or_for_fifty_times_their_cost(
     monkeypatch.setattr(loop, "save", save)
     setup = SimpleNamespace(options=SimpleNamespace(save_every=1000))
     state = SimpleNamespace(next_batch=1)
-    saver = loop._Saver(setup, state, {})  # type: ignore[arg-type]
+    saver = loop._Saver(setup, state, {}, settle=lambda: None)  # type: ignore[arg-type]
     for now in (4.0, 9.9, 10.0, 15.0, 20.05):
         clock.now = now
-        saver.after_batch()
+        saver.after_batches()
     assert saves == [10.0, 20.05]  # every SAVE_SECONDS = 10 s
     cost[0] = 1.0  # a slow disk: one save costs a second
     saver.save()  # at 20.06 (the last one took 0.01 s), ends at 21.06
     for now in (40.0, 71.0, 71.1):  # 40 s would be due after 10 s; 50 x 1 s is the rule now
         clock.now = now
-        saver.after_batch()
+        saver.after_batches()
     assert saves == pytest.approx([10.0, 20.05, 20.06, 71.1])
     state.next_batch = 1000
     clock.now = 72.2
-    saver.after_batch()  # --save-every
+    saver.after_batches()  # --save-every
     assert saves[-1] == 72.2
 
 
