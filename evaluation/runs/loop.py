@@ -1,21 +1,29 @@
 """The batch loop of a run: one forward pass per batch feeds every method's accumulator.
 
-Images are decoded in DataLoader worker processes; the model runs on the device. For each batch
-:class:`~evaluation.runs.attributor.BatchAttributor` gives every method's maps (of the
-ground-truth class) and the logits (top-1/top-5 predictions); each method's
-:class:`~evaluation.localization.LocalizationAccumulator` counts them, records each image at its
-dataset position (for the intervals), and returns every image's V1 IoU per threshold, kept as
-``round(IoU * IOU_SCALE)`` in int16 (the gallery ranks images by it).
+A two-stage pipeline. Images are decoded in DataLoader worker processes; in the main thread the
+model runs on the device and :class:`~evaluation.runs.attributor.BatchAttributor` gives every
+method's maps (of the ground-truth class) and the logits (top-1/top-5 predictions). The batch is
+then handed to the counting stage (:class:`~evaluation.runs.counting.CountingStage`): with
+``box_workers >= 1`` its threads count batch ``i`` while the main thread decodes and runs batch
+``i + 1``; with ``box_workers = 0`` each batch is counted in the main thread before the next one
+(the sequential loop). Either way each method's
+:class:`~evaluation.localization.LocalizationAccumulator` sees the same batches in the same
+order (the same numbers, bit for bit), counts them, records each image at its dataset position
+(for the intervals), and returns every image's V1 IoU per threshold, kept as
+``round(IoU * IOU_SCALE)`` in int16 (the gallery ranks images by it). A counted batch is booked
+into the state (IoU tables, times, ``next_batch``) in batch order, whole.
 
-Saving (:class:`_Saver`): the rank's state is saved atomically after a batch when ``save_every``
-batches have passed or the last save is older than ``max(SAVE_SECONDS, SAVE_COST_RATIO x the
-last save's duration)`` (so saving stays under 2% of the run), and when its shard is done. When
-the loop stops between batches (a corrupt image, an error in the forward pass, SIGINT or SIGTERM,
-see :mod:`~evaluation.runs.interrupts`) the state of the last finished batch is saved before the
-error propagates; a batch interrupted midway is not counted. Only SIGKILL (or a power cut) loses
-finished batches: at most those of the last ``SAVE_SECONDS``. An error raised while a batch is
-being counted saves nothing (the counts would be partial). Progress (a bar on a terminal, a line
-every 30 s otherwise) goes to stderr (:mod:`evaluation.progress`).
+Saving (:class:`_Saver`): the rank's state is saved atomically when a multiple of ``save_every``
+batches has been booked or the last save is older than ``max(SAVE_SECONDS, SAVE_COST_RATIO x the
+last save's duration)`` (so saving stays under 2% of the run), and when its shard is done; every
+save first waits for the batches being counted and books them (the saved counters hold whole
+batches only). When the loop stops between batches (a corrupt image, an error in the forward
+pass, SIGINT or SIGTERM, see :mod:`~evaluation.runs.interrupts`) every batch already handed to
+the counting stage is counted and the state saved before the error propagates; a batch
+interrupted in its forward pass is not counted. Only SIGKILL (or a power cut) loses finished
+batches: at most those of the last ``SAVE_SECONDS``. An error raised while a batch is being
+counted saves nothing (the counts would be partial). Progress (a bar on a terminal, a line every
+30 s otherwise) goes to stderr (:mod:`evaluation.progress`).
 """
 
 from __future__ import annotations
