@@ -125,7 +125,7 @@ def test_a_signal_saves_the_finished_batches_and_exits_with_its_status(
     at: int, signum: str, status: int, saved: int,
 ) -> None:
     output = tmp_path / "run"
-    args = _args(data, output, "--num-workers", "0")
+    args = _args(data, output, "--num-workers", "0", "--box-workers", "0")  # sequential
     code = _STOPPER.format(module=module, name=name, method=method, at=at, signal=signum,
                            args=args)
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, env=ENV,

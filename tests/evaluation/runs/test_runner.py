@@ -173,7 +173,8 @@ def test_resume_after_sigkill_gives_the_same_numbers(
     single_run: Path, synthetic_root: Path, tmp_path: Path
 ) -> None:
     output = tmp_path / "killed"
-    args = _args(synthetic_root, output, "--methods", METHODS, "--save-every", "2")
+    args = _args(synthetic_root, output, "--methods", METHODS, "--save-every", "2",
+                 "--box-workers", "0")  # the sequential loop: the calls come in batch order
     # 4 methods x 2 images per batch: killed inside batch 4, after the save at batch 2
     code = _KILLER.format(limit=13, args=args)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
