@@ -176,9 +176,10 @@ def _run_arguments(run_group: argparse._ArgumentGroup) -> None:
     run_group.add_argument(
         "--box-workers",
         type=int,
-        default=0,
-        help="threads for the box sweeps of the metrics, one CPU core each "
-        "(default: 0, in the main thread)",
+        default=min(4, os.cpu_count() or 1),
+        help="threads that count each batch's maps (box sweeps, metrics) while the next batch "
+        "runs forward, one CPU core each; 0: count in the main thread after each forward pass; "
+        "the numbers do not depend on it (default: min(4, CPUs))",
     )
     run_group.add_argument("--amp", action="store_true", help="autocast the forward pass")
     run_group.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")

@@ -4,7 +4,8 @@
 :mod:`~evaluation.runs.options` (:class:`~evaluation.runs.options.EvaluateOptions`, protocol
 defaults) -> :mod:`~evaluation.runs.lock` (one process per run folder) ->
 :mod:`~evaluation.runs.setup` (methods, data, model, shard) -> :mod:`~evaluation.runs.loop` (the
-batches: :mod:`~evaluation.runs.attributor` computes every method's maps from one forward pass,
+batches, a two-stage pipeline: :mod:`~evaluation.runs.attributor` computes every method's maps
+from one forward pass, :mod:`~evaluation.runs.counting` counts them in threads meanwhile,
 :mod:`~evaluation.runs.methods` names them with their options
 (:mod:`~evaluation.runs.method_options`; Captum classes are built and called by
 :mod:`~evaluation.runs.attribution_calls`), the accumulators of :mod:`evaluation.localization`

@@ -1,27 +1,36 @@
 """The batch loop of a run: one forward pass per batch feeds every method's accumulator.
 
-Images are decoded in DataLoader worker processes; the model runs on the device. For each batch
-:class:`~evaluation.runs.attributor.BatchAttributor` gives every method's maps (of the
-ground-truth class) and the logits (top-1/top-5 predictions); each method's
-:class:`~evaluation.localization.LocalizationAccumulator` counts them, records each image at its
-dataset position (for the intervals), and returns every image's V1 IoU per threshold, kept as
-``round(IoU * IOU_SCALE)`` in int16 (the gallery ranks images by it).
+A two-stage pipeline. Images are decoded in DataLoader worker processes; in the main thread the
+model runs on the device and :class:`~evaluation.runs.attributor.BatchAttributor` gives every
+method's maps (of the ground-truth class) and the logits (top-1/top-5 predictions). The batch is
+then handed to the counting stage (:class:`~evaluation.runs.counting.CountingStage`): with
+``box_workers >= 1`` its threads count batch ``i`` while the main thread decodes and runs batch
+``i + 1``; with ``box_workers = 0`` each batch is counted in the main thread before the next one
+(the sequential loop). Either way each method's
+:class:`~evaluation.localization.LocalizationAccumulator` sees the same batches in the same
+order (the same numbers, bit for bit), counts them, records each image at its dataset position
+(for the intervals), and returns every image's V1 IoU per threshold, kept as
+``round(IoU * IOU_SCALE)`` in int16 (the gallery ranks images by it). A counted batch is booked
+into the state (IoU tables, times, ``next_batch``) in batch order, whole.
 
-Saving (:class:`_Saver`): the rank's state is saved atomically after a batch when ``save_every``
-batches have passed or the last save is older than ``max(SAVE_SECONDS, SAVE_COST_RATIO x the
-last save's duration)`` (so saving stays under 2% of the run), and when its shard is done. When
-the loop stops between batches (a corrupt image, an error in the forward pass, SIGINT or SIGTERM,
-see :mod:`~evaluation.runs.interrupts`) the state of the last finished batch is saved before the
-error propagates; a batch interrupted midway is not counted. Only SIGKILL (or a power cut) loses
-finished batches: at most those of the last ``SAVE_SECONDS``. An error raised while a batch is
-being counted saves nothing (the counts would be partial). Progress (a bar on a terminal, a line
-every 30 s otherwise) goes to stderr (:mod:`evaluation.progress`).
+Saving (:class:`_Saver`): the rank's state is saved atomically when a multiple of ``save_every``
+batches has been booked or the last save is older than ``max(SAVE_SECONDS, SAVE_COST_RATIO x the
+last save's duration)`` (so saving stays under 2% of the run), and when its shard is done; every
+save first waits for the batches being counted and books them (the saved counters hold whole
+batches only). When the loop stops between batches (a corrupt image, an error in the forward
+pass, SIGINT or SIGTERM, see :mod:`~evaluation.runs.interrupts`) every batch already handed to
+the counting stage is counted and the state saved before the error propagates; a batch
+interrupted in its forward pass is not counted. Only SIGKILL (or a power cut) loses finished
+batches: at most those of the last ``SAVE_SECONDS``. An error raised while a batch is being
+counted saves nothing (the counts would be partial). Progress (a bar on a terminal, a line every
+30 s otherwise) goes to stderr (:mod:`evaluation.progress`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -34,7 +43,8 @@ from evaluation.datasets.worker_errors import CarryErrors, CollateCarryingErrors
 from evaluation.errors import Interrupted
 from evaluation.localization import LocalizationAccumulator
 from evaluation.progress import Progress
-from evaluation.runs.attributor import BatchAttributor
+from evaluation.runs.attributor import BatchAttributor, BatchResult
+from evaluation.runs.counting import BatchTargets, CountedBatch, CountingStage
 from evaluation.runs.interrupts import StopSignals
 from evaluation.runs.options import FIXED_THRESHOLD
 from evaluation.runs.setup import RunSetup
@@ -83,8 +93,8 @@ def run_batches(
     """Count the rank's remaining batches, saving ``state`` as it goes, when stopped and when done.
 
     Raises:
-        Interrupted: SIGINT or SIGTERM (after saving the last finished batch).
-        WSOLError: a sample could not be read (after saving the last finished batch).
+        Interrupted: SIGINT or SIGTERM (after saving the batches whose forward pass was done).
+        WSOLError: a sample could not be read (after saving the batches before it).
     """
     options, seconds = setup.options, state.seconds
     progress = Progress(
@@ -92,51 +102,119 @@ def run_batches(
         initial=min(state.next_batch * options.batch_size, len(setup.shard)),
         enabled=options.progress and setup.context.is_main,
     )
-    saver = _Saver(setup, state, accumulators)
-    loop_start = time.perf_counter()
-    wait_start = loop_start
-    with progress, StopSignals() as signals, _saved_when_stopped(setup, saver, signals):
-        for batch in raise_failures(_batches(setup, state.next_batch)):
-            _add(seconds, "data", time.perf_counter() - wait_start)
-            result = attributor(batch["image"], batch["label"])
-            _add(seconds, "forward", result.seconds["forward"])
-            topk = result.logits.topk(min(5, result.logits.shape[1]), dim=1).indices
-            signals.hold()  # from here to release(), the batch is counted whole or not at all
-            for name, maps in result.maps.items():
-                start = time.perf_counter()
-                accumulator = accumulators[name]
-                ious = accumulator.update(
-                    maps, batch["boxes"], batch["label"], topk_predictions=topk,
-                    masks=batch.get("mask"), positions=batch["index"],
-                )
-                iou_table(setup, state, name, accumulator)[batch["index"]] = torch.round(
-                    ious * IOU_SCALE
-                ).to(torch.int16)
-                _add(seconds, name, result.seconds[name] + time.perf_counter() - start)
-            state.next_batch += 1
-            signals.release()
-            progress.update(len(batch["label"]))
-            now = time.perf_counter()
-            _add(seconds, "loop", now - loop_start)
-            loop_start = now
-            saver.after_batch()
+    with (
+        progress,
+        StopSignals() as signals,
+        CountingStage(accumulators, options.box_workers) as stage,
+    ):
+        books = _Books(setup, state, stage, signals, progress)
+        saver = _Saver(setup, state, accumulators, books.settle)
+        with _saved_when_stopped(setup, saver, signals):
             wait_start = time.perf_counter()
+            for batch in raise_failures(_batches(setup, state.next_batch)):
+                _add(seconds, "data", time.perf_counter() - wait_start)
+                result = attributor(batch["image"], batch["label"])
+                _add(seconds, "forward", result.seconds["forward"])
+                books.submit(batch, result)
+                books.collect()
+                saver.after_batches()
+                wait_start = time.perf_counter()
+            books.settle()
     state.done = True
     saver.save()
 
 
+class _Books:
+    """Hands batches to the counting stage and books each counted one into the state.
+
+    Between :meth:`StopSignals.hold` and :meth:`StopSignals.release` a batch is handed over
+    whole (every method's maps) and a counted batch is booked whole (IoU tables, times,
+    ``next_batch``, progress), so a stop never leaves a batch half in the state; an error of a
+    counting thread is raised while holding (the counts may be partial: nothing is saved).
+    """
+
+    def __init__(
+        self,
+        setup: RunSetup,
+        state: RankState,
+        stage: CountingStage,
+        signals: StopSignals,
+        progress: Progress,
+    ) -> None:
+        self.setup = setup
+        self.state = state
+        self.stage = stage
+        self.signals = signals
+        self.progress = progress
+        self.maps_seconds: deque[dict[str, float]] = deque()
+        self.loop_start = time.perf_counter()
+
+    def submit(self, batch: dict[str, Any], result: BatchResult) -> None:
+        """Hand one batch's maps to the counting stage (inline: count them now)."""
+        topk = result.logits.topk(min(5, result.logits.shape[1]), dim=1).indices
+        targets = BatchTargets(
+            boxes=batch["boxes"], labels=batch["label"], topk=topk, masks=batch.get("mask"),
+            positions=batch["index"],
+        )
+        with self._held():
+            self.maps_seconds.append(result.seconds)
+            self.stage.submit(result.maps, targets)
+
+    def collect(self) -> None:
+        """Book the batches counted so far (without waiting)."""
+        self._book(self.stage.counted)
+
+    def settle(self) -> None:
+        """Wait for every batch handed over and book them all (the state is then whole)."""
+        self._book(self.stage.drain)
+
+    def _book(self, batches: Callable[[], Iterator[CountedBatch]]) -> None:
+        with self._held():
+            for counted in batches():
+                self._book_one(counted)
+
+    @contextmanager
+    def _held(self) -> Iterator[None]:
+        """Hold the stop signals for the block (unless a caller already does: a stop's save).
+
+        An error in the block leaves them held, so that nothing is saved.
+        """
+        if self.signals.holding:
+            yield
+            return
+        self.signals.hold()
+        yield
+        self.signals.release()
+
+    def _book_one(self, counted: CountedBatch) -> None:
+        setup, state, seconds = self.setup, self.state, self.state.seconds
+        maps_seconds = self.maps_seconds.popleft()
+        for name, ious in counted.ious.items():
+            table = iou_table(setup, state, name, self.stage.accumulators[name])
+            table[counted.positions] = torch.round(ious * IOU_SCALE).to(torch.int16)
+            _add(seconds, name, maps_seconds[name] + counted.seconds[name])
+        state.next_batch += 1
+        self.progress.update(len(counted.positions))
+        now = time.perf_counter()
+        _add(seconds, "loop", now - self.loop_start)
+        self.loop_start = now
+
+
 @contextmanager
 def _saved_when_stopped(setup: RunSetup, saver: _Saver, signals: StopSignals) -> Iterator[None]:
-    """When the loop stops between batches, save the state of its last finished batch.
+    """When the loop stops between batches, save the state of every batch handed over.
 
-    A stop while a batch is being counted (``signals.holding``) saves nothing: the counts would
-    hold part of it. A signal's :class:`Interrupted` is raised again with what was saved.
+    The batches already handed to the counting stage are counted first (:meth:`_Saver.save`
+    settles them). A stop while a batch is being handed over or booked, or an error of a
+    counting thread (``signals.holding``), saves nothing: the counts would hold part of a
+    batch. A signal's :class:`Interrupted` is raised again with what was saved.
     """
     try:
         yield
     except BaseException as error:
         if signals.holding:
             raise
+        signals.hold()  # a second signal must not stop the save
         saver.save()
         if isinstance(error, Interrupted):
             state, options = saver.state, setup.options
@@ -150,29 +228,42 @@ def _saved_when_stopped(setup: RunSetup, saver: _Saver, signals: StopSignals) ->
 
 
 class _Saver:
-    """Saves the rank's state after batches, at most as often as its cost allows."""
+    """Saves the rank's state after batches, at most as often as its cost allows.
+
+    ``settle`` is called before every save: it waits for the batches being counted and books
+    them, so the saved counters hold whole batches only.
+    """
 
     def __init__(
-        self, setup: RunSetup, state: RankState, accumulators: dict[str, LocalizationAccumulator]
+        self,
+        setup: RunSetup,
+        state: RankState,
+        accumulators: dict[str, LocalizationAccumulator],
+        settle: Callable[[], None],
     ) -> None:
         self.setup = setup
         self.state = state
         self.accumulators = accumulators
+        self.settle = settle
         self.last_save = time.perf_counter()
+        self.saved_batch = state.next_batch
         self.cost = 0.0
 
-    def after_batch(self) -> None:
-        """Save when ``save_every`` batches have passed or the last save is old enough."""
+    def after_batches(self) -> None:
+        """Save when a multiple of ``save_every`` batches was passed or the last save is old."""
         due = max(SAVE_SECONDS, SAVE_COST_RATIO * self.cost)
         every = self.setup.options.save_every
-        if time.perf_counter() - self.last_save >= due or self.state.next_batch % every == 0:
+        crossed = self.state.next_batch // every > self.saved_batch // every
+        if time.perf_counter() - self.last_save >= due or crossed:
             self.save()
 
     def save(self) -> None:
-        """Save now and measure how long it took."""
+        """Settle the counting stage, save now and measure how long saving took."""
+        self.settle()
         start = time.perf_counter()
         save(self.setup, self.state, self.accumulators)
         self.last_save = time.perf_counter()
+        self.saved_batch = self.state.next_batch
         self.cost = self.last_save - start
 
 

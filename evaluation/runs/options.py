@@ -75,8 +75,11 @@ class EvaluateOptions:
             batches of the authors' running-mean accuracy (their scripts: 128, the CLI's
             default under that protocol).
         num_workers: DataLoader worker processes.
-        box_workers: threads for the accumulators' box sweeps (0: in the calling thread);
-            the compiled sweeps release the GIL, so each thread uses one more CPU core.
+        box_workers: threads that count each batch's maps (quantisation, box sweeps,
+            attribution metrics) while the next batch runs forward, one lane per method up to
+            this many, plus as many threads for the box sweeps (the compiled code releases the
+            GIL, so each thread uses one more CPU core); 0: each batch is counted in the main
+            thread after its forward pass. The numbers do not depend on it.
         amp: autocast the forward pass.
         device: ``cpu``, ``cuda``, ``cuda:1``, ...; default CUDA when available.
         window: infoCAM region size (default: per protocol).

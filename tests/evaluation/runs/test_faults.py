@@ -125,7 +125,7 @@ def test_a_signal_saves_the_finished_batches_and_exits_with_its_status(
     at: int, signum: str, status: int, saved: int,
 ) -> None:
     output = tmp_path / "run"
-    args = _args(data, output, "--num-workers", "0")
+    args = _args(data, output, "--num-workers", "0", "--box-workers", "0")  # sequential
     code = _STOPPER.format(module=module, name=name, method=method, at=at, signal=signum,
                            args=args)
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, env=ENV,
@@ -136,6 +136,63 @@ def test_a_signal_saves_the_finished_batches_and_exits_with_its_status(
         f"in {state_path(output, 0, 1)}; run the same command to resume\n"
     )
     assert _saved_batches(output) == saved
+    assert main(args) == 0
+    assert _resumed_from(output) == 2 * saved
+    assert _numbers(output) == _numbers(uninterrupted)
+
+
+_AT_POSITION = """
+import os, signal, sys
+import evaluation.localization.accumulator as accumulator
+from evaluation.errors import ScoreMapError
+original = accumulator.LocalizationAccumulator.update
+def update(self, *args, **kwargs):
+    if int(kwargs["positions"][0]) == {position}:  # in whichever counting thread gets there
+        {action}
+    return original(self, *args, **kwargs)
+accumulator.LocalizationAccumulator.update = update
+from evaluation.cli import main
+sys.exit(main({args!r}))
+"""
+
+
+def test_a_signal_to_a_pipelined_run_saves_every_batch_handed_to_its_counting_threads(
+    data: Path, uninterrupted: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "run"
+    args = _args(data, output, "--num-workers", "0", "--box-workers", "2")
+    # SIGINT from a counting thread as batch 3 (images 4, 5) is counted
+    code = _AT_POSITION.format(position=4, action="os.kill(os.getpid(), signal.SIGINT)",
+                               args=args)
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, env=ENV,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 130, done.stderr[-2000:]
+    saved = _saved_batches(output)
+    # batch 3 and every later batch handed over before the main thread saw the signal (at most
+    # 3 are in flight, and one more can be handed over while the signal waits)
+    assert 3 <= saved <= 6
+    assert done.stderr == (
+        f"wsol-bench: interrupted by SIGINT; {2 * saved} of 12 images are counted and saved "
+        f"in {state_path(output, 0, 1)}; run the same command to resume\n"
+    )
+    assert main(args) == 0
+    assert _resumed_from(output) == 2 * saved
+    assert _numbers(output) == _numbers(uninterrupted)
+
+
+def test_an_error_in_a_counting_thread_saves_no_part_of_its_batch(
+    data: Path, uninterrupted: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "run"
+    args = _args(data, output, "--num-workers", "0", "--box-workers", "2", "--save-every", "1")
+    action = 'raise ScoreMapError("batch 4 cannot be counted")'
+    code = _AT_POSITION.format(position=6, action=action, args=args)
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, env=ENV,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert done.stderr == "wsol-bench: error: batch 4 cannot be counted\n"
+    saved = _saved_batches(output)
+    assert 1 <= saved <= 3  # batch 4 is in no saved state, not even one method's part of it
     assert main(args) == 0
     assert _resumed_from(output) == 2 * saved
     assert _numbers(output) == _numbers(uninterrupted)
@@ -247,20 +304,20 @@ def test_saves_wait_for_the_interval_or_for_fifty_times_their_cost(
     monkeypatch.setattr(loop, "save", save)
     setup = SimpleNamespace(options=SimpleNamespace(save_every=1000))
     state = SimpleNamespace(next_batch=1)
-    saver = loop._Saver(setup, state, {})  # type: ignore[arg-type]
+    saver = loop._Saver(setup, state, {}, settle=lambda: None)  # type: ignore[arg-type]
     for now in (4.0, 9.9, 10.0, 15.0, 20.05):
         clock.now = now
-        saver.after_batch()
+        saver.after_batches()
     assert saves == [10.0, 20.05]  # every SAVE_SECONDS = 10 s
     cost[0] = 1.0  # a slow disk: one save costs a second
     saver.save()  # at 20.06 (the last one took 0.01 s), ends at 21.06
     for now in (40.0, 71.0, 71.1):  # 40 s would be due after 10 s; 50 x 1 s is the rule now
         clock.now = now
-        saver.after_batch()
+        saver.after_batches()
     assert saves == pytest.approx([10.0, 20.05, 20.06, 71.1])
     state.next_batch = 1000
     clock.now = 72.2
-    saver.after_batch()  # --save-every
+    saver.after_batches()  # --save-every
     assert saves[-1] == 72.2
 
 

@@ -52,7 +52,8 @@ def _numbers(results: dict) -> dict:
 @pytest.fixture(scope="module")
 def single_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     output = tmp_path_factory.mktemp("runs") / "single"
-    assert main(_args(synthetic_root, output, "--methods", METHODS, "--save-every", "2")) == 0
+    args = _args(synthetic_root, output, "--methods", METHODS, "--save-every", "2")
+    assert main([*args, "--box-workers", "0"]) == 0  # the sequential loop
     return output
 
 
@@ -172,7 +173,8 @@ def test_resume_after_sigkill_gives_the_same_numbers(
     single_run: Path, synthetic_root: Path, tmp_path: Path
 ) -> None:
     output = tmp_path / "killed"
-    args = _args(synthetic_root, output, "--methods", METHODS, "--save-every", "2")
+    args = _args(synthetic_root, output, "--methods", METHODS, "--save-every", "2",
+                 "--box-workers", "0")  # the sequential loop: the calls come in batch order
     # 4 methods x 2 images per batch: killed inside batch 4, after the save at batch 2
     code = _KILLER.format(limit=13, args=args)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -214,15 +216,69 @@ def test_torchrun_two_processes_equal_one(
     assert done.stdout.count("| CAM |") == 1  # rank 0 alone prints
 
 
-def test_box_worker_processes_give_the_same_numbers(
-    single_run: Path, synthetic_root: Path, tmp_path: Path
+def _same_files(run: Path, other: Path) -> None:
+    """The per-image records and the gallery of both runs are equal, array by array."""
+    for name in ("records.npz", "gallery.npz"):
+        with np.load(run / name) as left, np.load(other / name) as right:
+            assert sorted(left.files) == sorted(right.files)
+            for key in left.files:
+                equal_nan = left[key].dtype.kind == "f"
+                assert np.array_equal(left[key], right[key], equal_nan=equal_nan), (name, key)
+
+
+@pytest.mark.parametrize("box_workers", ["1", "3"])
+def test_the_pipeline_gives_the_sequential_numbers_records_and_gallery(
+    single_run: Path, synthetic_root: Path, tmp_path: Path, box_workers: str
 ) -> None:
-    output = tmp_path / "box-workers"
-    args = _args(synthetic_root, output, "--methods", METHODS, "--box-workers", "1")
+    output = tmp_path / "pipelined"
+    args = _args(synthetic_root, output, "--methods", METHODS, "--save-every", "2",
+                 "--box-workers", box_workers)
     assert main(args) == 0
     results = json.loads((output / "results.json").read_text())
     uninterrupted = json.loads((single_run / "results.json").read_text())
     assert _numbers(results) == _numbers(uninterrupted)
+    _same_files(output, single_run)
+
+
+_KILLER_AFTER_A_SAVE = """
+import os, signal, sys, time
+from pathlib import Path
+import evaluation.localization.accumulator as metrics
+original = metrics.LocalizationAccumulator.update
+state = Path({state!r})
+def update(self, *args, **kwargs):
+    if int(kwargs["positions"][0]) == {position}:  # in whichever counting thread gets there
+        deadline = time.monotonic() + 60
+        while not state.is_file() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(self, *args, **kwargs)
+metrics.LocalizationAccumulator.update = update
+from evaluation.cli import main
+sys.exit(main({args!r}))
+"""
+
+
+def test_a_pipelined_run_killed_midway_resumes_to_the_same_numbers(
+    single_run: Path, synthetic_root: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "killed-pipeline"
+    args = _args(synthetic_root, output, "--methods", METHODS, "--save-every", "2",
+                 "--box-workers", "2")
+    # SIGKILL in a counting thread as it starts the last batch (images 10, 11), once a state is
+    # saved (the first save, at batch 2, may also settle batches 3 and 4 in flight)
+    state = output / "state" / "rank0-of-1.pt"
+    code = _KILLER_AFTER_A_SAVE.format(state=str(state), position=10, args=args)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    killed = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, env=env, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    assert state.is_file() and not (output / "results.json").exists()
+    assert main(args) == 0
+    resumed = json.loads((output / "results.json").read_text())
+    assert resumed["run"]["resumed_from_images"] in (4, 6, 8, 10)  # whole batches, not the last
+    uninterrupted = json.loads((single_run / "results.json").read_text())
+    assert _numbers(resumed) == _numbers(uninterrupted)
+    _same_files(output, single_run)
 
 
 def test_dotted_captum_method_evaluates(synthetic_root: Path, tmp_path: Path) -> None:
