@@ -1,10 +1,13 @@
 """A streaming, mergeable localisation accumulator: MaxBoxAcc, MaxBoxAccV2, Top-k Loc, PxAP.
 
-:meth:`LocalizationAccumulator.update` takes each batch of raw maps one way through the
-package: quantise (:mod:`evaluation.localization.quantization`), sweep
-(:mod:`evaluation.localization.sweeps`: every threshold's best V1 and V2 IoU, resolved), count
-(:mod:`evaluation.localization.counts`: int64 counters). The counters add exactly across batches,
-shards and processes (:meth:`~LocalizationAccumulator.merge`,
+:meth:`LocalizationAccumulator.update` takes each batch of raw maps (torch tensors of any size
+and device, as a model gives them) one way through the package: quantise
+(:mod:`evaluation.localization.quantization`), then :meth:`~LocalizationAccumulator.update_levels`
+sweeps (:mod:`evaluation.localization.sweeps`: every threshold's best V1 and V2 IoU, resolved)
+and counts (:mod:`evaluation.localization.counts`: int64 counters). ``update_levels`` is the one
+counting path; it takes numpy levels, so that saved maps (``wsol-bench score``) are scored without
+torch: this module imports torch only inside the methods that take or give tensors. The counters
+add exactly across batches, shards and processes (:meth:`~LocalizationAccumulator.merge`,
 :meth:`~LocalizationAccumulator.all_reduce`), :meth:`~LocalizationAccumulator.state_dict` lets an
 interrupted run resume, and :meth:`~LocalizationAccumulator.compute` turns final counts into
 percentages (:mod:`evaluation.localization.metrics`).
@@ -14,25 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from evaluation.errors import ConfigurationError, ScoreMapError
 from evaluation.localization.component_trees import warm_up as compile_sweeps
 from evaluation.localization.counts import LocalizationCounts
+from evaluation.localization.levels import QuantizedMaps, threshold_levels
+from evaluation.localization.levels import warm_up as compile_quantizer
 from evaluation.localization.metrics import localization_metrics
-from evaluation.localization.pxap import pixel_histograms
-from evaluation.localization.quantization import (
-    normalize_score_maps,
-    quantize_raw_maps,
-    threshold_levels,
-)
-from evaluation.localization.quantization import warm_up as compile_quantizer
 from evaluation.localization.settings import LocalizationSettings
 from evaluation.localization.sweeps import best_level_ious
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 _STATE_VERSION = 1
 
@@ -89,8 +88,12 @@ class LocalizationAccumulator:
         return self.settings.config()
 
     def state_dict(self) -> dict[str, Any]:
-        """Counters and settings, for ``torch.save`` and :meth:`load_state_dict`."""
-        counters = {name: tensor.clone() for name, tensor in self.counts.tensors().items()}
+        """Counters (int64 tensors) and settings, for ``torch.save`` and :meth:`load_state_dict`."""
+        import torch
+
+        counters = {
+            name: torch.from_numpy(array.copy()) for name, array in self.counts.arrays().items()
+        }
         return {"version": _STATE_VERSION, "config": self.config(), **counters}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -151,32 +154,87 @@ class LocalizationAccumulator:
             ScoreMapError: Shapes disagree.
             ConfigurationError: Predictions are given for some batches and not others.
         """
-        batch = maps.shape[0]
+        import torch
+
+        from evaluation.localization.pxap import pixel_histograms
+        from evaluation.localization.quantization import normalize_score_maps, quantize_raw_maps
+
+        def numpy_of(values: Any, dtype: torch.dtype) -> np.ndarray:
+            return torch.as_tensor(values).detach().to("cpu", dtype).numpy()
+
+        settings = self.settings
+        if len(maps) == 0:
+            empty = np.zeros(0, dtype=bool)
+            quantized = QuantizedMaps(np.zeros((0, *settings.frame_size), np.uint8), empty, empty)
+        else:
+            quantized = quantize_raw_maps(maps, settings.frame_size, settings.convention)
+        histograms = None
+        if masks is not None and len(maps):
+            normalized = normalize_score_maps(maps, settings.frame_size, settings.convention)
+            histograms = pixel_histograms(
+                normalized.maps.cpu().numpy(), numpy_of(masks, torch.uint8), settings.thresholds
+            )
+        topk = None if topk_predictions is None else numpy_of(topk_predictions, torch.long)
+        ious = self.update_levels(
+            quantized,
+            numpy_of(gt_boxes, torch.float64),
+            numpy_of(labels, torch.long),
+            topk,
+            histograms,
+        )
+        return torch.from_numpy(ious)
+
+    def update_levels(
+        self,
+        quantized: QuantizedMaps,
+        gt_boxes: np.ndarray,
+        labels: np.ndarray,
+        topk_predictions: np.ndarray | None = None,
+        pixel_histograms: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Add one batch of maps already quantised in the frame (sweep, count): no torch.
+
+        Args:
+            quantized: ``(B, H, W)`` uint8 levels of the frame size with their zeroing flags
+                (:func:`evaluation.localization.levels.quantize_frame_maps`).
+            gt_boxes: ``(B, G, 4)`` inclusive ``x0, y0, x1, y1`` in frame pixels, NaN padding.
+            labels: ``(B,)`` class labels.
+            topk_predictions: ``(B, k)`` predicted classes, best first, or ``None`` (as
+                :meth:`update`).
+            pixel_histograms: The batch's ``(2, T + 2)`` PxAP histograms
+                (:func:`evaluation.localization.pxap.pixel_histograms`), or ``None`` when the
+                batch has no masks.
+
+        Returns:
+            ``(B, T + 1)`` float64 V1 IoU per threshold, as :meth:`update`.
+
+        Raises:
+            ScoreMapError: Shapes disagree.
+            ConfigurationError: Predictions are given for some batches and not others.
+        """
+        settings = self.settings
+        levels_maps = quantized.levels
+        batch = len(levels_maps)
+        if levels_maps.ndim != 3 or tuple(levels_maps.shape[1:]) != settings.frame_size:
+            raise ScoreMapError(
+                f"quantised maps must have shape (B, {settings.frame_size[0]}, "
+                f"{settings.frame_size[1]}), got {tuple(levels_maps.shape)}"
+            )
         gt_boxes, labels = _checked_targets(batch, gt_boxes, labels)
         if batch == 0:
-            return torch.zeros((0, len(self.settings.thresholds) + 1), dtype=torch.float64)
+            return np.zeros((0, len(settings.thresholds) + 1), dtype=np.float64)
         if self.num_images and (topk_predictions is not None) != self.counts.has_predictions:
             raise ConfigurationError(
                 "give topk_predictions with every batch or with none (Top-k needs all images)"
             )
-        settings = self.settings
-        quantized = quantize_raw_maps(maps, settings.frame_size, settings.convention)
-        peaks = torch.from_numpy(quantized.levels.reshape(batch, -1).max(axis=1))
-        levels = threshold_levels(peaks, settings.counted_thresholds).numpy()
-        ious = best_level_ious(
-            quantized.levels, levels, gt_boxes, settings.convention, self.executor
-        )
         topk = None if topk_predictions is None else _checked_topk(batch, topk_predictions)
-        histograms = None
-        if masks is not None:
-            normalized = normalize_score_maps(maps, settings.frame_size, settings.convention)
-            histograms = pixel_histograms(
-                normalized.maps, torch.as_tensor(masks), settings.thresholds
-            )
+        peaks = levels_maps.reshape(batch, -1).max(axis=1)
+        levels = threshold_levels(peaks, settings.counted_thresholds)
+        ious = best_level_ious(levels_maps, levels, gt_boxes, settings.convention, self.executor)
         self.counts.add_hits(ious, settings.counted_deltas, labels, topk)
         self.counts.add_zeroed(quantized.nonfinite, quantized.constant)
-        if histograms is not None:
-            self.counts.add_pixels(histograms, batch)
+        if pixel_histograms is not None:
+            self.counts.add_pixels(pixel_histograms, batch)
         return ious[0]
 
     def compute(self) -> dict[str, Any]:
@@ -190,15 +248,17 @@ class LocalizationAccumulator:
         return localization_metrics(self.settings, self.counts)
 
 
-def _checked_targets(batch: int, gt_boxes: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
-    """``gt_boxes`` as ``(B, G, 4)`` float64 and ``labels`` as ``(B,)`` int64, on the CPU.
+def _checked_targets(
+    batch: int, gt_boxes: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``gt_boxes`` as ``(B, G, 4)`` float64 and ``labels`` as ``(B,)`` int64.
 
     Raises:
         ScoreMapError: A shape disagrees with the batch.
     """
-    gt_boxes = torch.as_tensor(gt_boxes).to("cpu", torch.float64)
-    labels = torch.as_tensor(labels).to("cpu", torch.long).reshape(-1)
-    if gt_boxes.dim() != 3 or gt_boxes.shape[0] != batch or gt_boxes.shape[2] != 4:
+    gt_boxes = np.asarray(gt_boxes, dtype=np.float64)
+    labels = np.asarray(labels).astype(np.int64, copy=False).reshape(-1)
+    if gt_boxes.ndim != 3 or gt_boxes.shape[0] != batch or gt_boxes.shape[2] != 4:
         raise ScoreMapError(
             f"gt_boxes must have shape ({batch}, G, 4), got {tuple(gt_boxes.shape)}"
         )
@@ -207,16 +267,16 @@ def _checked_targets(batch: int, gt_boxes: Tensor, labels: Tensor) -> tuple[Tens
     return gt_boxes, labels
 
 
-def _checked_topk(batch: int, topk_predictions: Tensor) -> Tensor:
-    """Top-k predictions as ``(B, k)`` int64 on the CPU (a ``(B,)`` tensor is top-1).
+def _checked_topk(batch: int, topk_predictions: np.ndarray) -> np.ndarray:
+    """Top-k predictions as ``(B, k)`` int64 (a ``(B,)`` array is top-1).
 
     Raises:
         ScoreMapError: The shape is not ``(B, k)`` with ``k >= 1``.
     """
-    topk = torch.as_tensor(topk_predictions).to("cpu", torch.long)
-    if topk.dim() == 1:
+    topk = np.asarray(topk_predictions).astype(np.int64, copy=False)
+    if topk.ndim == 1:
         topk = topk[:, None]
-    if topk.dim() != 2 or topk.shape[0] != batch or topk.shape[1] == 0:
+    if topk.ndim != 2 or topk.shape[0] != batch or topk.shape[1] == 0:
         raise ScoreMapError(
             f"topk_predictions must have shape ({batch}, k) with k >= 1, got {tuple(topk.shape)}"
         )
