@@ -52,10 +52,12 @@ def read_cub(root: str | Path, split: str) -> DatasetIndex:
         split: One of ``train``, ``test``, ``all``, ``paper-val``, ``paper-test``.
 
     Returns:
-        The index named ``"cub"``; records in ``images.txt`` order, image ids as in
-        ``images.txt``, class ids the folder names (``001.Black_footed_Albatross``) and class
-        names with the number and underscores removed (``Black footed Albatross``). Records have
-        a ``mask_path`` when ``segmentations/`` exists.
+        The index named ``"cub"``; records in ``images.txt`` order, image ids the paths under
+        ``images/`` (``001.Black_footed_Albatross/Black_Footed_Albatross_0046_18.jpg``, as the
+        reference's metadata and ``wsol-bench convert`` write them), class ids the folder names
+        (``001.Black_footed_Albatross``) and class names with the number and underscores removed
+        (``Black footed Albatross``). Records have a ``mask_path`` when ``segmentations/``
+        exists.
 
     Raises:
         ConfigurationError: Unknown split.
@@ -118,7 +120,7 @@ def read_cub(root: str | Path, split: str) -> DatasetIndex:
         check_box(boxes_path, line, box, size)
         records.append(
             ImageRecord(
-                image_id=str(image_id),
+                image_id=relpath,
                 path=path,
                 label=label,
                 boxes=(box,),

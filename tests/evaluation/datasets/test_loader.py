@@ -39,7 +39,7 @@ def test_cub_sample_wsoleval(cub_root: Path) -> None:
     assert set(sample) == {"image", "label", "boxes", "index", "image_id"}
     assert sample["label"] == 0
     assert sample["index"] == 0
-    assert sample["image_id"] == "1"
+    assert sample["image_id"] == "001.Alpha_bird/a_1.jpg"
     # Box (5, 6, 15, 14) in 40x30: int(5*5.6)=28, int(6*7.466)=44, int(15*5.6)=84, int(104.5)=104
     assert sample["boxes"].tolist() == [[28, 44, 84, 104]]
     with Image.open(cub_root / "images/001.Alpha_bird/a_1.jpg") as image:
