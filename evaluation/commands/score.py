@@ -1,18 +1,24 @@
-"""``wsol-bench score``: box metrics of score maps saved in the reference evaluation's format.
+"""``wsol-bench score``: box metrics and PxAP of score maps saved in the reference's format.
 
 Inputs are those of ``clovaai/wsolevaluation``'s ``evaluation.py``: a metadata folder
 (``image_ids.txt``, ``class_labels.txt``, ``image_sizes.txt``, ``localization.txt``, read by
 :func:`evaluation.datasets.wsol_metadata.read_wsol_metadata`) and one ``<image_id>.npy`` per image
-under the score-map folder (``np.save`` appends ``.npy`` to the id, ``.jpg`` included).
+under the score-map folder (``np.save`` appends ``.npy`` to the id, ``.jpg`` included). With mask
+metadata (``localization.txt`` lines ``image_id,mask_path,ignore_path``, OpenImages' layout, whose
+``image_sizes.txt`` may be empty) ``--masks DIR`` names the folder the mask paths refer to, and
+PxAP is measured (the metadata has no boxes then, so box metrics are not reported).
 
-Each map is 2-D (a leading axis of length 1 is dropped) and may have any size: it is resized to
-the 224x224 evaluation frame with bicubic interpolation (``torch`` ``bicubic``,
-``align_corners=False``, the kernel of the reference's ``cv2.resize(INTER_CUBIC)``; it matches to
-float rounding, so maps saved at 224x224, as the reference expects, are the bit-exact input), then
-min-max normalised. Ground-truth boxes map into the frame with the reference's truncation
-``int(x * 224 / W)`` (``"wsoleval"`` and ``"paper"``) or pixel-exact edges (``"strict"``).
+Each map is 2-D (a leading axis of length 1 is dropped) and may have any size and real dtype: as
+the reference's ``CAMComputer``, it is cast to float64 and resized to the 224x224 evaluation frame
+with ``cv2.resize(INTER_CUBIC)``, then min-max normalised, so every number equals the reference's
+bit for bit (:mod:`evaluation.localization.frame`). Ground-truth boxes map into the frame with the
+reference's truncation ``int(x * 224 / W)`` (``"wsoleval"`` and ``"paper"``) or pixel-exact edges
+(``"strict"``). Masks are read as the reference's ``get_mask`` (:mod:`evaluation.datasets.masks`).
 Predictions are an optional CSV ``image_id,top1,top2,...`` (best first, an optional header line
 starting with ``image_id``), one line per image.
+
+Scoring needs numpy, OpenCV and the compiled sweeps, never torch: maps stream through a thread
+pool in chunks (:mod:`evaluation.scoring.stream`), so memory does not grow with their number.
 """
 
 from __future__ import annotations
@@ -20,22 +26,34 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from evaluation.datasets.records import ImageRecord
+    from evaluation.datasets.transforms import Geometry
 
 FRAME_SIDE = 224
-BATCH_SIZE = 64
+PIXEL_KEYS = (
+    "convention", "frame_size", "num_images", "num_nonfinite_maps", "num_constant_maps",
+    "thresholds", "top1_cls", "top5_cls", "pxap",
+)
+"""The metrics a run without ground-truth boxes reports (the others need boxes)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``score`` subcommand."""
     parser = subparsers.add_parser(
         "score",
-        help="compute MaxBoxAcc, MaxBoxAccV2 and Loc metrics of saved score maps",
+        help="compute MaxBoxAcc, MaxBoxAccV2, Loc metrics and PxAP of saved score maps",
         description=(
             "Evaluate <image_id>.npy score maps against a wsolevaluation metadata folder. Maps of "
-            "any size are resized to 224x224 (bicubic) and min-max normalised."
+            "any size are resized to 224x224 (float64, OpenCV bicubic) and min-max normalised, "
+            "as the reference evaluation does."
         ),
     )
     parser.add_argument(
@@ -45,6 +63,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--scoremaps", required=True, type=Path, metavar="DIR",
         help="folder with one <image_id>.npy 2-D score map per image",
+    )
+    parser.add_argument(
+        "--masks", type=Path, metavar="DIR",
+        help="folder the mask paths of localization.txt refer to (mask metadata: adds PxAP)",
+    )
+    parser.add_argument(
+        "--mask-rule", choices=("positive", "majority"),
+        help="foreground of a grey mask: positive = grey > 0.5, the reference's (default with "
+        "--convention wsoleval and paper); majority = grey > 127, CUB's (default with strict)",
     )
     parser.add_argument(
         "--output", type=Path, default=Path("score.json"), metavar="FILE",
@@ -72,7 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, metavar="N",
-        help="threads for the box sweeps, one CPU core each (default: all CPUs)",
+        help="threads reading, resizing and sweeping maps, one CPU core each (default: all CPUs)",
     )
     parser.set_defaults(func=run)
 
@@ -80,13 +107,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Score the maps, print a table, write the JSON report atomically."""
     import numpy as np
-    import torch
 
-    from evaluation.datasets.transforms import eval_geometry, map_boxes
+    from evaluation.datasets.masks import default_mask_rule
+    from evaluation.datasets.transforms import eval_geometry
     from evaluation.datasets.wsol_metadata import read_wsol_metadata
     from evaluation.errors import ConfigurationError, MissingFilesError
     from evaluation.io import atomic_write_json
     from evaluation.localization import LocalizationAccumulator
+    from evaluation.scoring.maps import map_path
+    from evaluation.scoring.predictions import read_predictions
+    from evaluation.scoring.stream import FrameRules, stream_levels
 
     if not 0 < args.cam_curve_interval <= 1:
         raise ConfigurationError(
@@ -96,14 +126,29 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"--workers must be at least 1, got {args.workers}")
     if not args.scoremaps.is_dir():
         raise ConfigurationError(f"--scoremaps {args.scoremaps} is not a folder")
-    index = read_wsol_metadata(args.metadata)
+    if args.masks is not None and not args.masks.is_dir():
+        raise ConfigurationError(f"--masks {args.masks} is not a folder")
+    index = read_wsol_metadata(args.metadata, mask_root=args.masks)
     records = index.records
-    missing = [r.image_id for r in records if not _map_path(args.scoremaps, r.image_id).is_file()]
+    has_masks = any(r.mask_path is not None for r in records)
+    if has_masks and args.masks is None:
+        raise ConfigurationError(
+            f"{args.metadata / 'localization.txt'} lists masks, not boxes: give --masks DIR, "
+            "the folder its mask paths refer to, to measure PxAP"
+        )
+    if args.masks is not None and not has_masks:
+        raise ConfigurationError(
+            f"--masks given, but {args.metadata / 'localization.txt'} lists boxes, not masks"
+        )
+    missing = [
+        str(path) for path in (map_path(args.scoremaps, r.image_id) for r in records)
+        if not path.is_file()
+    ]
     if missing:
-        raise MissingFilesError("score maps (<image_id>.npy)", missing, args.scoremaps)
+        raise MissingFilesError("score maps (<scoremaps>/<image_id>.npy)", missing, args.scoremaps)
     predictions = None
     if args.predictions is not None:
-        predictions = _read_predictions(args.predictions, [r.image_id for r in records])
+        predictions = read_predictions(args.predictions, [r.image_id for r in records])
 
     geometry = eval_geometry("exact" if args.convention == "strict" else "wsoleval", FRAME_SIDE)
     with ThreadPoolExecutor(args.workers) as pool:
@@ -115,124 +160,82 @@ def run(args: argparse.Namespace) -> int:
             convention=args.convention,
             executor=pool if args.workers > 1 else None,
         )
-        frame = geometry.frame_size
-        for start in range(0, len(records), BATCH_SIZE):
-            batch = records[start : start + BATCH_SIZE]
-            maps = torch.stack([_load_map(args.scoremaps, r.image_id, frame) for r in batch])
-            most = max(len(r.boxes) for r in batch)
-            gt = torch.full((len(batch), most, 4), float("nan"), dtype=torch.float64)
-            for i, record in enumerate(batch):
-                if record.boxes:
-                    sizes = np.tile(
-                        np.asarray(record.size, dtype=np.float64), (len(record.boxes), 1)
-                    )
-                    mapped = map_boxes(np.asarray(record.boxes), sizes, geometry)
-                    gt[i, : len(record.boxes)] = torch.from_numpy(mapped.astype(np.float64))
-            labels = torch.tensor([r.label for r in batch], dtype=torch.long)
-            topk = None if predictions is None else predictions[start : start + len(batch)]
-            accumulator.update(maps, gt, labels, topk)
+        rules = FrameRules(
+            geometry.frame_size,
+            args.convention,
+            accumulator.settings.thresholds,
+            geometry if has_masks else None,
+            args.mask_rule or default_mask_rule(geometry.protocol),
+        )
+        for chunk in stream_levels(records, args.scoremaps, rules, pool, args.workers + 1):
+            part = slice(chunk.start, chunk.start + len(chunk.quantized.levels))
+            accumulator.update_levels(
+                chunk.quantized,
+                _frame_boxes(records[part], geometry),
+                np.array([r.label for r in records[part]], dtype=np.int64),
+                None if predictions is None else predictions[part],
+                chunk.histograms,
+            )
 
     result = accumulator.compute()
+    if not any(r.boxes for r in records):
+        result = {key: value for key, value in result.items() if key in PIXEL_KEYS}
     report = {
         **result,
         "metadata": str(args.metadata),
         "scoremaps": str(args.scoremaps),
+        "masks": None if args.masks is None else str(args.masks),
     }
     atomic_write_json(args.output, report)
     _print_table(result, args.output)
     return 0
 
 
-def _map_path(root: Path, image_id: str) -> Path:
-    return root / f"{image_id}.npy"
-
-
-def _load_map(root: Path, image_id: str, frame: tuple[int, int]) -> Any:
-    """One score map as a ``(H, W)`` float tensor in the frame (resized when needed)."""
+def _frame_boxes(records: Sequence[ImageRecord], geometry: Geometry) -> np.ndarray:
+    """``(B, G, 4)`` float64 ground-truth boxes of ``records`` in the frame, NaN padding."""
     import numpy as np
-    import torch
 
-    from evaluation.errors import ScoreMapError
-    from evaluation.localization.quantization import resize_score_maps
+    from evaluation.datasets.transforms import map_boxes
 
-    path = _map_path(root, image_id)
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ScoreMapError(f"{path}: not a readable .npy array ({error})") from None
-    if array.ndim == 3 and array.shape[0] == 1:
-        array = array[0]
-    if array.ndim != 2 or min(array.shape) < 1:
-        raise ScoreMapError(
-            f"{path}: a score map must be 2-D (H, W), got shape {tuple(array.shape)}"
-        )
-    if array.dtype.kind not in "fiub":
-        raise ScoreMapError(f"{path}: a score map must hold numbers, got dtype {array.dtype}")
-    tensor = torch.from_numpy(np.ascontiguousarray(array))
-    if not tensor.is_floating_point() or tensor.dtype in (torch.float16, torch.bfloat16):
-        tensor = tensor.to(torch.float32)
-    return resize_score_maps(tensor[None], frame)[0]
-
-
-def _read_predictions(path: Path, image_ids: list[str]) -> Any:
-    """Top-k predictions ``(N, k)`` in ``image_ids`` order from a CSV ``image_id,top1,...``."""
-    import torch
-
-    from evaluation.datasets.parsing import read_text
-    from evaluation.errors import DataFormatError
-
-    wanted = set(image_ids)
-    rows: dict[str, list[int]] = {}
-    width = None
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = [f.strip() for f in line.split(",")]
-        if not rows and width is None and fields[0] == "image_id":
-            continue
-        if len(fields) < 2:
-            raise DataFormatError(path, number, "expected 'image_id,top1[,top2,...]'")
-        image_id, classes = fields[0], fields[1:]
-        if image_id not in wanted:
-            raise DataFormatError(path, number, f"image id {image_id!r} is not in the metadata")
-        if image_id in rows:
-            raise DataFormatError(path, number, f"duplicate image id {image_id!r}")
-        if width is not None and len(classes) != width:
-            raise DataFormatError(
-                path, number, f"{len(classes)} predictions where earlier lines have {width}"
-            )
-        try:
-            rows[image_id] = [int(c) for c in classes]
-        except ValueError:
-            raise DataFormatError(path, number, "predicted classes must be integers") from None
-        width = len(classes)
-    absent = [i for i in image_ids if i not in rows]
-    if absent:
-        shown = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
-        raise DataFormatError(path, None, f"no prediction for {len(absent)} image ids: {shown}")
-    return torch.tensor([rows[i] for i in image_ids], dtype=torch.long)
+    most = max((len(r.boxes) for r in records), default=0)
+    boxes = np.full((len(records), most, 4), np.nan)
+    for i, record in enumerate(records):
+        if record.boxes:
+            sizes = np.tile(np.asarray(record.size, dtype=np.float64), (len(record.boxes), 1))
+            boxes[i, : len(record.boxes)] = map_boxes(np.asarray(record.boxes), sizes, geometry)
+    return boxes
 
 
 def _print_table(result: dict[str, Any], output: Path) -> None:
+    """The metrics as a table on stdout: box metrics where measured, PxAP where measured."""
+
     def fmt(value: float | None) -> str:
         return "-" if value is None else f"{value:6.2f}"
 
     lines = [
         f"convention {result['convention']}, {result['num_images']} images, "
-        f"{result['num_nonfinite_maps']} non-finite maps zeroed",
-        f"{'MaxBoxAcc (V1, IoU 50)':<28}{fmt(result['maxboxacc'])}"
-        f"   tau* {result['best_threshold']:.3f}",
-        f"{'MaxBoxAccV2':<28}{fmt(result['maxboxacc_v2'])}",
+        f"{result['num_nonfinite_maps']} non-finite and {result['num_constant_maps']} constant "
+        "maps zeroed",
     ]
-    for delta, value in result["boxacc_v2_by_iou"].items():
-        tau = result["best_threshold_by_iou"][delta]
-        lines.append(f"{'  V2 @ IoU ' + delta:<28}{fmt(value)}   tau* {tau:.3f}")
-    tau = result["fixed_threshold"]
-    lines += [
-        f"{f'GT-known Loc @ tau {tau:g}':<28}{fmt(result['gt_known_loc'])}",
-        f"{f'Top-1 Loc @ tau {tau:g}':<28}{fmt(result['top1_loc'])}",
-        f"{f'Top-5 Loc @ tau {tau:g}':<28}{fmt(result['top5_loc'])}",
-        f"{'Top-1 Cls':<28}{fmt(result['top1_cls'])}",
-        f"written to {output}",
-    ]
+    if "maxboxacc" in result:
+        lines += [
+            f"{'MaxBoxAcc (V1, IoU 50)':<28}{fmt(result['maxboxacc'])}"
+            f"   tau* {result['best_threshold']:.3f}",
+            f"{'MaxBoxAccV2':<28}{fmt(result['maxboxacc_v2'])}",
+        ]
+        for delta, value in result["boxacc_v2_by_iou"].items():
+            tau = result["best_threshold_by_iou"][delta]
+            lines.append(f"{'  V2 @ IoU ' + delta:<28}{fmt(value)}   tau* {tau:.3f}")
+        tau = result["fixed_threshold"]
+        lines += [
+            f"{f'GT-known Loc @ tau {tau:g}':<28}{fmt(result['gt_known_loc'])}",
+            f"{f'Top-1 Loc @ tau {tau:g}':<28}{fmt(result['top1_loc'])}",
+            f"{f'Top-5 Loc @ tau {tau:g}':<28}{fmt(result['top5_loc'])}",
+        ]
+    else:
+        lines.append("no ground-truth boxes in the metadata: box metrics not measured")
+    lines.append(f"{'Top-1 Cls':<28}{fmt(result['top1_cls'])}")
+    if result["pxap"] is not None:
+        lines.append(f"{'PxAP':<28}{fmt(result['pxap'])}")
+    lines.append(f"written to {output}")
     print("\n".join(lines), file=sys.stdout)

@@ -33,6 +33,11 @@ FORBIDDEN = {
         (),
     ),
     "evaluation.runs": (("evaluation.reports", "evaluation.commands", "evaluation.cli"), ()),
+    "evaluation.scoring": (
+        ("evaluation.runs", "evaluation.reports", "evaluation.models", "evaluation.commands",
+         "evaluation.cli", "torch"),
+        (),
+    ),
     "evaluation.errors": (("evaluation.",), ()),
     "evaluation.io": (("evaluation.",), ()),
     "infocam_captum": (("evaluation",), ()),
