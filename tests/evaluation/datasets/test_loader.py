@@ -171,6 +171,26 @@ def test_masks_with_ignore_and_missing_masks_in_a_batch(tmp_path: Path) -> None:
     assert torch.equal(batch["mask"][0], sample["mask"])
 
 
+def test_the_mask_rule_follows_the_protocol_unless_given(tmp_path: Path) -> None:
+    meta, images = build_metadata(tmp_path)
+    grey = np.zeros((6, 8), dtype=np.uint8)
+    grey[:, :4] = 100  # foreground by the reference's rule (> 0.5), not by CUB's (> 127)
+    grey[:, 4:] = 200
+    Image.fromarray(grey, "L").save(images / "ma.png")
+    Image.fromarray(grey[:4, :4], "L").save(images / "mb.png")
+    write_lines(meta / "test" / "localization.txt", ["a.jpg,ma.png", "b.jpg,mb.png"])
+
+    def mask(protocol: str, rule: str | None = None) -> np.ndarray:
+        dataset = load_dataset("wsol-metadata", meta, "test", protocol, image_size=8,
+                               image_root=images, mask_rule=rule)
+        return dataset[0]["mask"].numpy()
+
+    assert (mask("wsoleval") == 1).all()
+    assert mask("exact")[:, :4].sum() == 0 and (mask("exact")[:, 4:] == 1).all()
+    assert np.array_equal(mask("wsoleval", "majority"), mask("exact"))
+    assert np.array_equal(mask("exact", "positive"), mask("wsoleval"))
+
+
 def test_dataloader_workers_give_the_same_batches(synthetic_tiny: Path) -> None:
     dataset = load_dataset("synthetic", synthetic_tiny, "train", image_size=32)
     serial = list(DataLoader(dataset, batch_size=4, collate_fn=collate_wsol))

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from evaluation.errors import ConfigurationError, ScoreMapError
 from evaluation.localization import LocalizationAccumulator
 from evaluation.localization.conventions import CONVENTIONS
+from evaluation.localization.levels import QuantizedMaps
 from evaluation.localization.reference import reference_counts
 from tests.evaluation.localization.map_strategies import gt_boxes, score_maps, smooth_map
 
@@ -257,3 +258,26 @@ def test_an_executor_gives_the_same_counters() -> None:
     assert np.array_equal(plain.counts.box_counts, pooled.counts.box_counts)
     expected = reference_counts(maps, boxes, TAUS, (30, 50, 70), "wsoleval", multi_contour=True)
     assert np.array_equal(pooled.counts.box_counts[0, 1], expected)  # V2, GT-known
+
+
+def test_the_fixed_threshold_is_float64_like_the_grid() -> None:
+    # int(tau * max S) in float64, as the reference: int(0.01 * 100) = 1. Through float32
+    # (0.00999999977...) it was 0, and the foreground at the fixed threshold took level 1 too.
+    acc = LocalizationAccumulator(frame_size=(8, 8), thresholds=[0.5], fixed_threshold=0.01)
+    assert acc.settings.counted_thresholds.dtype == np.float64
+    assert acc.settings.counted_thresholds[-1] == 0.01
+    levels = np.ones((1, 8, 8), np.uint8)
+    levels[0, 2:6, 2:6] = 100  # S > 1: box (2, 2, 6, 6); S > 0: the frame (0, 0, 7, 7)
+    flags = np.zeros(1, bool)
+    ious = acc.update_levels(QuantizedMaps(levels, flags, flags), np.array([[[2, 2, 5, 5]]]),
+                             np.zeros(1, np.int64))
+    assert ious[0, -1] == 16 / 25  # not 16 / 64
+    assert acc.compute()["gt_known_loc"] == 100.0
+
+
+def test_update_levels_checks_the_frame_size() -> None:
+    acc = LocalizationAccumulator(frame_size=(8, 8))
+    flags = np.zeros(1, bool)
+    with pytest.raises(ScoreMapError, match=r"shape \(B, 8, 8\), got \(1, 8, 9\)"):
+        acc.update_levels(QuantizedMaps(np.zeros((1, 8, 9), np.uint8), flags, flags),
+                          np.zeros((1, 1, 4)), np.zeros(1))
