@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from evaluation.datasets.records import ImageRecord
     from evaluation.datasets.transforms import Geometry
+    from evaluation.localization import LocalizationAccumulator
 
 FRAME_SIDE = 224
 PIXEL_KEYS = (
@@ -106,17 +107,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score the maps, print a table, write the JSON report atomically."""
-    import numpy as np
+    from evaluation.io import atomic_write_json
 
-    from evaluation.datasets.masks import default_mask_rule
-    from evaluation.datasets.transforms import eval_geometry
+    records, has_masks, predictions = _read_inputs(args)
+    result = _accumulate(args, records, has_masks, predictions).compute()
+    if not any(r.boxes for r in records):
+        result = {key: value for key, value in result.items() if key in PIXEL_KEYS}
+    report = {
+        **result,
+        "metadata": str(args.metadata),
+        "scoremaps": str(args.scoremaps),
+        "masks": None if args.masks is None else str(args.masks),
+    }
+    atomic_write_json(args.output, report)
+    _print_table(result, args.output)
+    return 0
+
+
+def _read_inputs(args: argparse.Namespace) -> tuple[list[ImageRecord], bool, np.ndarray | None]:
+    """The metadata's records, whether they carry masks, the predictions; checked against args.
+
+    Raises:
+        ConfigurationError: An option is out of range, a folder is missing, or the metadata and
+            ``--masks`` disagree (masks need the folder, boxes refuse it).
+        MissingFilesError: Score maps are absent (the message shows the paths looked for).
+        DataFormatError: Malformed metadata or predictions.
+    """
     from evaluation.datasets.wsol_metadata import read_wsol_metadata
     from evaluation.errors import ConfigurationError, MissingFilesError
-    from evaluation.io import atomic_write_json
-    from evaluation.localization import LocalizationAccumulator
     from evaluation.scoring.maps import map_path
     from evaluation.scoring.predictions import read_predictions
-    from evaluation.scoring.stream import FrameRules, stream_levels
 
     if not 0 < args.cam_curve_interval <= 1:
         raise ConfigurationError(
@@ -128,27 +148,39 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"--scoremaps {args.scoremaps} is not a folder")
     if args.masks is not None and not args.masks.is_dir():
         raise ConfigurationError(f"--masks {args.masks} is not a folder")
-    index = read_wsol_metadata(args.metadata, mask_root=args.masks)
-    records = index.records
+    records = read_wsol_metadata(args.metadata, mask_root=args.masks).records
     has_masks = any(r.mask_path is not None for r in records)
+    localization = args.metadata / "localization.txt"
     if has_masks and args.masks is None:
         raise ConfigurationError(
-            f"{args.metadata / 'localization.txt'} lists masks, not boxes: give --masks DIR, "
-            "the folder its mask paths refer to, to measure PxAP"
+            f"{localization} lists masks, not boxes: give --masks DIR, the folder its mask paths "
+            "refer to, to measure PxAP"
         )
     if args.masks is not None and not has_masks:
-        raise ConfigurationError(
-            f"--masks given, but {args.metadata / 'localization.txt'} lists boxes, not masks"
-        )
-    missing = [
-        str(path) for path in (map_path(args.scoremaps, r.image_id) for r in records)
-        if not path.is_file()
-    ]
+        raise ConfigurationError(f"--masks given, but {localization} lists boxes, not masks")
+    paths = (map_path(args.scoremaps, r.image_id) for r in records)
+    missing = [str(path) for path in paths if not path.is_file()]
     if missing:
         raise MissingFilesError("score maps (<scoremaps>/<image_id>.npy)", missing, args.scoremaps)
     predictions = None
     if args.predictions is not None:
         predictions = read_predictions(args.predictions, [r.image_id for r in records])
+    return records, has_masks, predictions
+
+
+def _accumulate(
+    args: argparse.Namespace,
+    records: list[ImageRecord],
+    has_masks: bool,
+    predictions: np.ndarray | None,
+) -> LocalizationAccumulator:
+    """Stream every map through the accumulator on ``--workers`` threads."""
+    import numpy as np
+
+    from evaluation.datasets.masks import default_mask_rule
+    from evaluation.datasets.transforms import eval_geometry
+    from evaluation.localization import LocalizationAccumulator
+    from evaluation.scoring.stream import FrameRules, stream_levels
 
     geometry = eval_geometry("exact" if args.convention == "strict" else "wsoleval", FRAME_SIDE)
     with ThreadPoolExecutor(args.workers) as pool:
@@ -176,19 +208,7 @@ def run(args: argparse.Namespace) -> int:
                 None if predictions is None else predictions[part],
                 chunk.histograms,
             )
-
-    result = accumulator.compute()
-    if not any(r.boxes for r in records):
-        result = {key: value for key, value in result.items() if key in PIXEL_KEYS}
-    report = {
-        **result,
-        "metadata": str(args.metadata),
-        "scoremaps": str(args.scoremaps),
-        "masks": None if args.masks is None else str(args.masks),
-    }
-    atomic_write_json(args.output, report)
-    _print_table(result, args.output)
-    return 0
+    return accumulator
 
 
 def _frame_boxes(records: Sequence[ImageRecord], geometry: Geometry) -> np.ndarray:
