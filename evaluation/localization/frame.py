@@ -10,8 +10,11 @@ metrics come from :func:`evaluation.localization.levels.quantize_frame_maps`, wh
 the same float64 operations without keeping ``s``; PxAP needs ``s`` itself.
 
 The torch path of ``wsol-bench evaluate`` (:mod:`evaluation.localization.quantization`) resizes
-with torch's bicubic kernel instead: the same kernel in another operation order, equal to about
-1e-15 relative in float64.
+with torch's bicubic kernel instead: the same kernel, but OpenCV rounds its interpolation
+coefficients to float32. Where the scale factor is a power of two (7, 14, 28 or 56 to 224) the
+coefficients are exact and both give the same levels; elsewhere (17 to 224, infoCAM's full padding
+of a 14x14 map) values differ by about 1e-7 relative and about one pixel per map lands on the next
+level.
 """
 
 from __future__ import annotations
