@@ -9,7 +9,8 @@ folder, one random box each, thresholds 0.00..0.99 step 0.01, the ``wsoleval`` c
   reference does, on maps read from the same files, in this process (its imports not counted).
 - **score**: ``python -m evaluation score`` in a subprocess, wall time from start to exit
   (interpreter, imports, the numba cache load, reading, resizing, sweeps, the JSON), its peak RSS
-  from ``wait4``. Its curves must equal the brute force's counts exactly, or the script fails.
+  from GNU ``time`` (``/usr/bin/time``). Its curves must equal the brute force's counts exactly,
+  or the script fails.
 
 The two alternate, ``--repeats`` times each (the machine may be shared: medians, and the ratio of
 the medians). Then: the compiled-code cache (a process with an empty ``NUMBA_CACHE_DIR``
@@ -89,7 +90,7 @@ def run_brute(maps: Path, boxes: np.ndarray) -> tuple[float, dict[str, np.ndarra
     start = time.perf_counter()
     counts = {}
     for variant, multi in (("v1", False), ("v2", True)):
-        loaded = [np.load(maps / f"{n:06d}.jpg.npy") for n in range(len(boxes))]
+        loaded = (np.load(maps / f"{n:06d}.jpg.npy") for n in range(len(boxes)))
         counts[variant] = reference_counts(
             loaded, [b[None].astype(np.float64) for b in boxes], THRESHOLDS, DELTAS,
             "wsoleval", multi,
@@ -100,18 +101,22 @@ def run_brute(maps: Path, boxes: np.ndarray) -> tuple[float, dict[str, np.ndarra
 def run_score(
     metadata: Path, maps: Path, output: Path, workers: int, env: dict[str, str] | None = None
 ) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one ``score`` process."""
-    command = [sys.executable, "-m", "evaluation", "score", "--metadata", str(metadata),
-               "--scoremaps", str(maps), "--output", str(output), "--workers", str(workers)]
+    """Wall seconds and peak RSS (bytes) of one ``score`` process.
+
+    The peak comes from GNU ``time`` (``%M``): a child forked from this process would count this
+    process's pages in its own ``ru_maxrss``; forked from ``time``, it counts only its own.
+    """
+    rss_file = output.with_suffix(".rss")
+    command = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), sys.executable, "-m",
+               "evaluation", "score", "--metadata", str(metadata), "--scoremaps", str(maps),
+               "--output", str(output), "--workers", str(workers)]
     environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     start = time.perf_counter()
-    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
+    done = subprocess.run(command, env=environment, stdout=subprocess.DEVNULL, check=False)
     seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"score failed with status {process.returncode}")
-    return seconds, usage.ru_maxrss * 1024
+    if done.returncode != 0:
+        raise SystemExit(f"score failed with status {done.returncode}")
+    return seconds, int(rss_file.read_text().split()[-1]) * 1024
 
 
 def check_equal(output: Path, brute: dict[str, np.ndarray], num_maps: int) -> None:
