@@ -100,8 +100,9 @@ def test_two_thousand_raw_float32_maps_equal_the_reference_at_every_curve_point(
 
 
 def test_a_constant_float32_map_off_the_frame_is_a_counted_constant_miss(tmp_path: Path) -> None:
-    # Resized in float32, a constant 14x14 map became min-max-stretched rounding noise and hit.
-    images = {"a.jpg": (0, (224, 224), [(40, 40, 180, 180)])}
+    # Resized in float32, a constant 14x14 map became min-max-stretched rounding noise: at
+    # tau = 0 its box covered the frame, a hit on this full-image box (MaxBoxAcc 100, 0 constant).
+    images = {"a.jpg": (0, (224, 224), [(0, 0, 223, 223)])}
     meta = write_box_metadata(tmp_path / "meta", images)
     maps = write_maps(tmp_path / "maps", {"a.jpg": np.full((14, 14), 0.7, np.float32)})
     report = scored(meta, maps, tmp_path / "s.json")
