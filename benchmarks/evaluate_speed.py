@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, Subset
 
 from evaluation.datasets import SyntheticSpec, WSOLDataset, collate_wsol, make_synthetic, read_index
 from evaluation.io import atomic_write_json
-from evaluation.models.backbones import build_model
+from evaluation.models.backbones import build_model, starts_random
 from evaluation.runs.options import EvaluateOptions
 from evaluation.runs.runner import evaluate
 
@@ -93,6 +93,7 @@ def run_evaluate(
                 data_root=case["root"],
                 split=case["split"],
                 model=case["model"],
+                random_init=starts_random(case["model"], None, None),
                 methods=METHODS,
                 output=Path(folder) / "run",
                 class_map=case.get("class_map"),

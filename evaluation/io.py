@@ -1,7 +1,9 @@
 """Atomic file writes: a reader never sees a half-written file, an interrupted run loses nothing.
 
-Each writer writes to a temporary file in the destination folder, flushes it to disk and
-renames it over the destination (``os.replace`` is atomic on POSIX and Windows).
+Each writer writes to a hidden temporary file ``.<name>.<random>.tmp`` in the destination folder,
+flushes it to disk and renames it over the destination (``os.replace`` is atomic on POSIX and
+Windows). A process killed by SIGKILL mid-write leaves its temporary file behind;
+:func:`remove_stale_temporaries` removes such files.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+_TMP_SUFFIX = ".tmp"
+
 
 @contextmanager
 def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
@@ -22,7 +26,9 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         raise ValueError(f"atomic_open supports modes 'w' and 'wb', not {mode!r}")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=_TMP_SUFFIX, dir=target.parent
+    )
     try:
         os.chmod(tmp_name, _default_file_mode())
         encoding = None if "b" in mode else "utf-8"
@@ -38,9 +44,18 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
 
 def _default_file_mode() -> int:
     """The mode ``open()`` would give a new file (0o666 less the umask; mkstemp gives 0o600)."""
+    return 0o666 & ~_umask()
+
+
+def default_folder_mode() -> int:
+    """The mode ``mkdir`` would give a new folder (0o777 less the umask; mkdtemp gives 0o700)."""
+    return 0o777 & ~_umask()
+
+
+def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -67,3 +82,25 @@ def atomic_save(path: str | Path, save: Callable[[IO[bytes]], None]) -> None:
     """
     with atomic_open(path, "wb") as handle:
         save(handle)
+
+
+def remove_stale_temporaries(folder: str | Path, names: tuple[str, ...]) -> list[Path]:
+    """Delete the temporary files that atomic writes of ``names`` left in ``folder``.
+
+    Only call it when no live process writes there (e.g. under the run folder's lock).
+
+    Args:
+        folder: The destination folder (absent: nothing to do).
+        names: Destination file names or glob patterns (``"rank*-of-*.pt"``).
+
+    Returns:
+        The removed files.
+    """
+    base = Path(folder)
+    removed = []
+    if base.is_dir():
+        for name in names:
+            for path in base.glob(f".{name}.*{_TMP_SUFFIX}"):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed

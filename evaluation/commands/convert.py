@@ -50,17 +50,21 @@ def run(args: argparse.Namespace) -> int:
     from evaluation.datasets.tiny_imagenet import read_tiny_imagenet
     from evaluation.datasets.wsol_metadata import write_wsol_metadata
     from evaluation.errors import ConfigurationError
+    from evaluation.paths import check_output_folder, is_file, is_folder
+    from evaluation.progress import Progress
 
     root: Path = args.data_root
-    if not root.is_dir():
+    if not is_folder(root, "--data-root"):
         raise ConfigurationError(f"--data-root {root} is not a folder")
+    check_output_folder(args.output, "--output")
     layout = args.dataset
     if layout == "synthetic":
-        layout = "cub" if (root / "images.txt").is_file() else "tiny-imagenet"
-    if layout == "cub":
-        index, image_root = read_cub(root, args.split), root / "images"
-    else:
-        index, image_root = read_tiny_imagenet(root, args.split), root
+        layout = "cub" if is_file(root / "images.txt", "annotation files") else "tiny-imagenet"
+    with Progress(None, "convert: image sizes", "images", "img") as progress:
+        if layout == "cub":
+            index, image_root = read_cub(root, args.split, progress), root / "images"
+        else:
+            index, image_root = read_tiny_imagenet(root, args.split, progress), root
     write_wsol_metadata(index, args.output, image_root)
     boxes = sum(len(record.boxes) for record in index.records)
     print(

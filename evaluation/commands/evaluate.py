@@ -2,8 +2,10 @@
 
 Evaluates every method on a dataset split with one forward pass per batch, writes
 RUN_DIR/results.json and gallery.npz, then report.md and report.html, and prints the table and the
-paths. The same command restarted after an interruption resumes the run; under
-"torchrun --nproc_per_node N -m evaluation evaluate ..." every process takes a shard.
+paths. The same command restarted after an interruption resumes the run (Ctrl-C and SIGTERM save
+the finished batches first; a kill loses at most the last 10 s); one process at a time works in a
+RUN_DIR. Under "torchrun --nproc_per_node N -m evaluation evaluate ..." every process takes a
+shard. Progress goes to stderr: a bar on a terminal, a line every 30 s in a log file.
 """
 
 from __future__ import annotations
@@ -77,6 +79,13 @@ def _model_arguments(model: argparse._ArgumentGroup) -> None:
         "--weights", help="torchvision published weights (IMAGENET1K_V1, DEFAULT); downloads"
     )
     model.add_argument(
+        "--random-init",
+        action="store_true",
+        help="evaluate randomly initialised weights, a smoke test whose numbers mean nothing "
+        "(without --checkpoint or --weights, every model but efficientnet-lite0 needs it); the "
+        "results and the report say so",
+    )
+    model.add_argument(
         "--class-map",
         choices=("imagenet1k",),
         help="evaluate an ImageNet-1k classifier on a dataset of ImageNet-1k classes "
@@ -141,10 +150,15 @@ def _run_arguments(run_group: argparse._ArgumentGroup) -> None:
         "--save-every",
         type=int,
         default=50,
-        help="save the resumable state every N batches (and at least once a minute)",
+        help="save the resumable state every N batches, and whenever 10 s have passed since the "
+        "last save (default: 50)",
     )
     run_group.add_argument(
         "--gallery", type=int, default=4, help="sample images in the report gallery (0: none)"
+    )
+    run_group.add_argument(
+        "--bootstrap-resamples", type=int, default=1000, metavar="B",
+        help="resamples of the images for the 95%% intervals (seeded with --seed; default 1000)",
     )
     run_group.add_argument(
         "--overwrite", action="store_true", help="replace a run of another configuration"
@@ -166,6 +180,7 @@ def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
         protocol=args.protocol,
         checkpoint=args.checkpoint,
         weights=args.weights,
+        random_init=args.random_init,
         image_root=args.image_root,
         image_size=args.image_size,
         class_map=args.class_map,
@@ -182,13 +197,14 @@ def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
         save_every=args.save_every,
         gallery_samples=args.gallery,
         gallery_extremes=1 if args.gallery > 0 else 0,
+        bootstrap_resamples=args.bootstrap_resamples,
     )
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write the reports and print the table (rank 0 only under torchrun)."""
     from evaluation.reports.markdown import format_table
-    from evaluation.reports.writer import write_reports
+    from evaluation.reports.writer import paired_methods, write_reports
     from evaluation.runs.runner import evaluate
 
     options = options_from_args(args)
@@ -196,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     if not results:
         return 0
     markdown, html = write_reports(options.output)
-    print(format_table(results))
+    print(format_table(results, paired_methods(options.output, results)))
     print(f"results: {options.output / 'results.json'}")
     print(f"reports: {markdown}  {html}")
     return 0

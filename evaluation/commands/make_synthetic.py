@@ -64,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from evaluation.datasets.synthetic import SyntheticSpec, make_synthetic
+    from evaluation.paths import check_output_folder
 
+    check_output_folder(args.out, "--out")
     spec = SyntheticSpec(
         layout=args.layout,
         classes=args.classes,

@@ -27,10 +27,11 @@ def run(args: argparse.Namespace) -> int:
     """Write the reports, print the table and both paths."""
     from evaluation.reports.data import load_results
     from evaluation.reports.markdown import format_table
-    from evaluation.reports.writer import write_reports
+    from evaluation.reports.writer import paired_methods, write_reports
 
     markdown_path, html_path = write_reports(args.run_dir)
-    print(format_table(load_results(args.run_dir)))
+    results = load_results(args.run_dir)
+    print(format_table(results, paired_methods(args.run_dir, results)))
     print(f"report: {markdown_path}")
     print(f"report: {html_path}")
     return 0

@@ -1,4 +1,4 @@
-"""``wsol-bench score``: box metrics and PxAP of score maps saved in the reference's format.
+"""``wsol-bench score``: box metrics, PxAP and attribution metrics of score maps saved as files.
 
 Inputs are those of ``clovaai/wsolevaluation``'s ``evaluation.py``: a metadata folder
 (``image_ids.txt``, ``class_labels.txt``, ``image_sizes.txt``, ``localization.txt``, read by
@@ -8,12 +8,17 @@ metadata (``localization.txt`` lines ``image_id,mask_path,ignore_path``, OpenIma
 ``image_sizes.txt`` may be empty) ``--masks DIR`` names the folder the mask paths refer to, and
 PxAP is measured (the metadata has no boxes then, so box metrics are not reported).
 
-Each map is 2-D (a leading axis of length 1 is dropped) and may have any size and real dtype: as
-the reference's ``CAMComputer``, it is cast to float64 and resized to the 224x224 evaluation frame
-with ``cv2.resize(INTER_CUBIC)``, then min-max normalised, so every number equals the reference's
-bit for bit (:mod:`evaluation.localization.frame`). Ground-truth boxes map into the frame with the
+Each map is 2-D (a leading axis of length 1 is dropped; integer maps such as uint8 heat maps are
+accepted, boolean masks, other shapes and ``.npz`` archives refused:
+:mod:`evaluation.datasets.score_maps`) and may have any size: as the reference's
+``CAMComputer``, it is cast to float64 and resized to the 224x224 evaluation frame with
+``cv2.resize(INTER_CUBIC)``, then min-max normalised, so every number equals the reference's bit
+for bit (:mod:`evaluation.localization.frame`). Ground-truth boxes map into the frame with the
 reference's truncation ``int(x * 224 / W)`` (``"wsoleval"`` and ``"paper"``) or pixel-exact edges
 (``"strict"``). Masks are read as the reference's ``get_mask`` (:mod:`evaluation.datasets.masks`).
+The attribution metrics (pointing games, relevance mass and rank, top-k, AUC:
+:mod:`evaluation.localization.attribution`) score the raw map in the frame against the union of
+the boxes, or the mask. Every metric gets a percentile bootstrap interval over images.
 Predictions are an optional CSV ``image_id,top1,top2,...`` (best first, an optional header line
 starting with ``image_id``), one line per image.
 
@@ -26,7 +31,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,26 +39,29 @@ if TYPE_CHECKING:
     import numpy as np
 
     from evaluation.datasets.records import ImageRecord
-    from evaluation.datasets.transforms import Geometry
     from evaluation.localization import LocalizationAccumulator
 
 FRAME_SIDE = 224
 PIXEL_KEYS = (
     "convention", "frame_size", "num_images", "num_nonfinite_maps", "num_constant_maps",
-    "thresholds", "top1_cls", "top5_cls", "pxap",
+    "thresholds", "top1_cls", "top5_cls", "pxap", "attribution_region", "pointing_tolerance",
+    "top_k", "interval",
 )
-"""The metrics a run without ground-truth boxes reports (the others need boxes)."""
+"""What a run without ground-truth boxes reports besides the attribution metrics."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``score`` subcommand."""
     parser = subparsers.add_parser(
         "score",
-        help="compute MaxBoxAcc, MaxBoxAccV2, Loc metrics and PxAP of saved score maps",
+        help="compute MaxBoxAcc, MaxBoxAccV2, Loc, PxAP and attribution metrics of saved maps",
         description=(
             "Evaluate <image_id>.npy score maps against a wsolevaluation metadata folder. Maps of "
             "any size are resized to 224x224 (float64, OpenCV bicubic) and min-max normalised, "
-            "as the reference evaluation does."
+            "as the reference evaluation does. A map is a 2-D (H, W) array of floats or integers "
+            "(uint8 heat maps are fine: min-max normalisation makes them scores); a (1, H, W) "
+            "array is read as (H, W); boolean masks, other 3-D shapes and .npz archives are "
+            "refused."
         ),
     )
     parser.add_argument(
@@ -76,7 +83,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--output", type=Path, default=Path("score.json"), metavar="FILE",
-        help="JSON file to write (default: score.json in the current folder)",
+        help="JSON file to write, replaced if it exists (default: score.json in the current "
+        "folder)",
     )
     parser.add_argument(
         "--cam-threshold", type=float, default=0.2, metavar="TAU",
@@ -99,6 +107,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="CSV 'image_id,top1,top2,...' of predicted classes, best first (adds Top-k Loc)",
     )
     parser.add_argument(
+        "--bootstrap-resamples", type=int, default=1000, metavar="B",
+        help="resamples of the images for every metric's 95%% interval (default: 1000)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the resamples (default: 0)")
+    parser.add_argument(
+        "--pointing-tolerance", type=int, default=15, metavar="PX",
+        help="distance in pixels of the tolerant pointing game (default: TorchRay's 15)",
+    )
+    parser.add_argument(
+        "--top-k", type=int, default=1000, metavar="K",
+        help="pixels of the top-k intersection (default: Quantus' 1000)",
+    )
+    parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, metavar="N",
         help="threads reading, resizing and sweeping maps, one CPU core each (default: all CPUs)",
     )
@@ -108,11 +129,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Score the maps, print a table, write the JSON report atomically."""
     from evaluation.io import atomic_write_json
+    from evaluation.statistics.bootstrap import BootstrapSettings
 
+    bootstrap = BootstrapSettings(args.bootstrap_resamples, args.seed)
     records, has_masks, predictions = _read_inputs(args)
-    result = _accumulate(args, records, has_masks, predictions).compute()
+    result = _accumulate(args, records, has_masks, predictions).compute(bootstrap)
     if not any(r.boxes for r in records):
-        result = {key: value for key, value in result.items() if key in PIXEL_KEYS}
+        result = _without_box_metrics(result)
     report = {
         **result,
         "metadata": str(args.metadata),
@@ -130,12 +153,15 @@ def _read_inputs(args: argparse.Namespace) -> tuple[list[ImageRecord], bool, np.
     Raises:
         ConfigurationError: An option is out of range, a folder is missing, or the metadata and
             ``--masks`` disagree (masks need the folder, boxes refuse it).
+        PathKindError: ``--output`` is a folder or lies under a file; a map path is a folder.
+        AccessError: A folder or file cannot be read, or ``--output`` cannot be created.
         MissingFilesError: Score maps are absent (the message shows the paths looked for).
         DataFormatError: Malformed metadata or predictions.
     """
+    from evaluation.datasets.score_maps import map_path
     from evaluation.datasets.wsol_metadata import read_wsol_metadata
     from evaluation.errors import ConfigurationError, MissingFilesError
-    from evaluation.scoring.maps import map_path
+    from evaluation.paths import check_output_file, is_file, is_folder
     from evaluation.scoring.predictions import read_predictions
 
     if not 0 < args.cam_curve_interval <= 1:
@@ -144,9 +170,10 @@ def _read_inputs(args: argparse.Namespace) -> tuple[list[ImageRecord], bool, np.
         )
     if args.workers < 1:
         raise ConfigurationError(f"--workers must be at least 1, got {args.workers}")
-    if not args.scoremaps.is_dir():
+    check_output_file(args.output, "--output")
+    if not is_folder(args.scoremaps, "--scoremaps"):
         raise ConfigurationError(f"--scoremaps {args.scoremaps} is not a folder")
-    if args.masks is not None and not args.masks.is_dir():
+    if args.masks is not None and not is_folder(args.masks, "--masks"):
         raise ConfigurationError(f"--masks {args.masks} is not a folder")
     records = read_wsol_metadata(args.metadata, mask_root=args.masks).records
     has_masks = any(r.mask_path is not None for r in records)
@@ -159,7 +186,7 @@ def _read_inputs(args: argparse.Namespace) -> tuple[list[ImageRecord], bool, np.
     if args.masks is not None and not has_masks:
         raise ConfigurationError(f"--masks given, but {localization} lists boxes, not masks")
     paths = (map_path(args.scoremaps, r.image_id) for r in records)
-    missing = [str(path) for path in paths if not path.is_file()]
+    missing = [str(path) for path in paths if not is_file(path, "score maps")]
     if missing:
         raise MissingFilesError("score maps (<scoremaps>/<image_id>.npy)", missing, args.scoremaps)
     predictions = None
@@ -174,16 +201,18 @@ def _accumulate(
     has_masks: bool,
     predictions: np.ndarray | None,
 ) -> LocalizationAccumulator:
-    """Stream every map through the accumulator on ``--workers`` threads."""
+    """Stream every map through the accumulator on ``--workers`` threads, with progress lines."""
     import numpy as np
 
     from evaluation.datasets.masks import default_mask_rule
     from evaluation.datasets.transforms import eval_geometry
     from evaluation.localization import LocalizationAccumulator
+    from evaluation.progress import Progress
     from evaluation.scoring.stream import FrameRules, stream_levels
 
     geometry = eval_geometry("exact" if args.convention == "strict" else "wsoleval", FRAME_SIDE)
-    with ThreadPoolExecutor(args.workers) as pool:
+    progress = Progress(len(records), "score", "maps", "maps")
+    with ThreadPoolExecutor(args.workers) as pool, progress:
         accumulator = LocalizationAccumulator(
             frame_size=geometry.frame_size,
             thresholds=np.arange(0, 1, args.cam_curve_interval),
@@ -191,46 +220,52 @@ def _accumulate(
             fixed_threshold=args.cam_threshold,
             convention=args.convention,
             executor=pool if args.workers > 1 else None,
+            pointing_tolerance=args.pointing_tolerance,
+            top_k=args.top_k,
         )
+        settings = accumulator.settings
         rules = FrameRules(
-            geometry.frame_size,
-            args.convention,
-            accumulator.settings.thresholds,
-            geometry if has_masks else None,
-            args.mask_rule or default_mask_rule(geometry.protocol),
+            geometry, args.convention, settings.thresholds, settings.pointing_tolerance,
+            settings.top_k, has_masks, args.mask_rule or default_mask_rule(geometry.protocol),
         )
         for chunk in stream_levels(records, args.scoremaps, rules, pool, args.workers + 1):
             part = slice(chunk.start, chunk.start + len(chunk.quantized.levels))
             accumulator.update_levels(
                 chunk.quantized,
-                _frame_boxes(records[part], geometry),
+                chunk.boxes,
                 np.array([r.label for r in records[part]], dtype=np.int64),
+                chunk.attribution,
                 None if predictions is None else predictions[part],
                 chunk.histograms,
             )
+            progress.update(len(chunk.quantized.levels))
     return accumulator
 
 
-def _frame_boxes(records: Sequence[ImageRecord], geometry: Geometry) -> np.ndarray:
-    """``(B, G, 4)`` float64 ground-truth boxes of ``records`` in the frame, NaN padding."""
-    import numpy as np
+def _without_box_metrics(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` of a run without ground-truth boxes: what needs no box (intervals too)."""
+    from evaluation.statistics.records import ATTRIBUTION_METRICS
 
-    from evaluation.datasets.transforms import map_boxes
-
-    most = max((len(r.boxes) for r in records), default=0)
-    boxes = np.full((len(records), most, 4), np.nan)
-    for i, record in enumerate(records):
-        if record.boxes:
-            sizes = np.tile(np.asarray(record.size, dtype=np.float64), (len(record.boxes), 1))
-            boxes[i, : len(record.boxes)] = map_boxes(np.asarray(record.boxes), sizes, geometry)
-    return boxes
+    kept = (*PIXEL_KEYS, *ATTRIBUTION_METRICS)
+    reduced = {key: value for key, value in result.items() if key in kept}
+    reduced["intervals"] = {
+        key: value for key, value in result["intervals"].items() if key in kept
+    }
+    return reduced
 
 
 def _print_table(result: dict[str, Any], output: Path) -> None:
     """The metrics as a table on stdout: box metrics where measured, PxAP where measured."""
+    intervals = result["intervals"]
 
-    def fmt(value: float | None) -> str:
-        return "-" if value is None else f"{value:6.2f}"
+    def fmt(value: float | None, key: str | None = None) -> str:
+        if value is None:
+            return "-"
+        bounds = intervals.get(key) if key else None
+        return f"{value:6.2f}" + (f" [{bounds[0]:.2f}, {bounds[1]:.2f}]" if bounds else "")
+
+    def row(name: str, key: str) -> str:
+        return f"{name:<28}{fmt(result[key], key)}"
 
     lines = [
         f"convention {result['convention']}, {result['num_images']} images, "
@@ -239,23 +274,36 @@ def _print_table(result: dict[str, Any], output: Path) -> None:
     ]
     if "maxboxacc" in result:
         lines += [
-            f"{'MaxBoxAcc (V1, IoU 50)':<28}{fmt(result['maxboxacc'])}"
-            f"   tau* {result['best_threshold']:.3f}",
-            f"{'MaxBoxAccV2':<28}{fmt(result['maxboxacc_v2'])}",
+            row("MaxBoxAcc (V1, IoU 50)", "maxboxacc") + f"   tau* {result['best_threshold']:.3f}",
+            row("MaxBoxAccV2", "maxboxacc_v2"),
         ]
         for delta, value in result["boxacc_v2_by_iou"].items():
             tau = result["best_threshold_by_iou"][delta]
-            lines.append(f"{'  V2 @ IoU ' + delta:<28}{fmt(value)}   tau* {tau:.3f}")
+            bounds = intervals["boxacc_v2_by_iou"].get(delta)
+            text = fmt(value) + (f" [{bounds[0]:.2f}, {bounds[1]:.2f}]" if bounds else "")
+            lines.append(f"{'  V2 @ IoU ' + delta:<28}{text}   tau* {tau:.3f}")
         tau = result["fixed_threshold"]
         lines += [
-            f"{f'GT-known Loc @ tau {tau:g}':<28}{fmt(result['gt_known_loc'])}",
-            f"{f'Top-1 Loc @ tau {tau:g}':<28}{fmt(result['top1_loc'])}",
-            f"{f'Top-5 Loc @ tau {tau:g}':<28}{fmt(result['top5_loc'])}",
+            row(f"GT-known Loc @ tau {tau:g}", "gt_known_loc"),
+            row(f"Top-1 Loc @ tau {tau:g}", "top1_loc"),
+            row(f"Top-5 Loc @ tau {tau:g}", "top5_loc"),
         ]
     else:
         lines.append("no ground-truth boxes in the metadata: box metrics not measured")
-    lines.append(f"{'Top-1 Cls':<28}{fmt(result['top1_cls'])}")
+    lines.append(row("Top-1 Cls", "top1_cls"))
     if result["pxap"] is not None:
-        lines.append(f"{'PxAP':<28}{fmt(result['pxap'])}")
-    lines.append(f"written to {output}")
+        lines.append(row("PxAP", "pxap"))
+    tolerance, top_k, drawn = result["pointing_tolerance"], result["top_k"], result["interval"]
+    lines += [
+        row(f"Pointing game ({result['attribution_region']})", "pointing_game"),
+        row(f"  within {tolerance} px", "pointing_game_tolerant"),
+        row("Energy pointing game", "energy_pointing_game"),
+        row("Relevance mass accuracy", "relevance_mass_accuracy"),
+        row("Relevance rank accuracy", "relevance_rank_accuracy"),
+        row(f"Top-{top_k} intersection", "top_k_intersection"),
+        row("AUC", "auc"),
+        f"values in %; [low, high]: {drawn['level']:.0%} percentile bootstrap over images "
+        f"({drawn['resamples']} resamples, seed {drawn['seed']}; best tau re-selected in each)",
+        f"written to {output}",
+    ]
     print("\n".join(lines), file=sys.stdout)

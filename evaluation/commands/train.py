@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "VGG16-GAP: conv6 + fc; otherwise the classifier) at --head-lr-ratio times the "
             "learning rate, step decay. Writes OUTPUT/checkpoint-last.pt and "
             "checkpoint-epoch-NNNN.pt after every epoch, and OUTPUT/train_log.jsonl. "
-            "Prints one line per epoch and the final checkpoint path."
+            "Prints one line per epoch and the final checkpoint path; progress goes to stderr "
+            "(a bar on a terminal, a line every 30 s in a log file)."
         ),
     )
     data = parser.add_argument_group("data")
@@ -87,7 +88,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                 "checkpoint-last.pt (default: 1)")
     execution.add_argument("--resume", action="store_true",
                            help="continue OUTPUT/checkpoint-last.pt (same options)")
-    execution.add_argument("--no-progress", action="store_true", help="no progress bar")
+    execution.add_argument("--no-progress", action="store_true",
+                           help="no progress bar or progress lines")
     execution.add_argument("--output", required=True, type=Path, help="run folder")
     parser.set_defaults(func=run)
 
@@ -99,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from evaluation.datasets.loader import WSOLDataset, read_index
     from evaluation.models.backbones import build_model
     from evaluation.models.training import TrainOptions, train
+    from evaluation.paths import check_output_folder
 
     options = TrainOptions(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
@@ -108,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         prior_smoothing=args.prior_smoothing, num_workers=args.num_workers, amp=args.amp,
         seed=args.seed, checkpoint_every=args.checkpoint_every,
     )
+    check_output_folder(args.output, "--output")
     index = read_index(args.dataset, args.data_root, args.split, args.image_root)
     torch.manual_seed(args.seed)
     model = build_model(args.model, index.num_classes, args.checkpoint, args.weights)
@@ -130,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
 
     path = train(
         model, train_data, options, args.output, resume=args.resume, device=args.device,
-        val_data=val_data, progress=False if args.no_progress else None, on_epoch=report,
+        val_data=val_data, progress=not args.no_progress, on_epoch=report,
     )
     print(f"checkpoint: {path}")
     return 0

@@ -7,9 +7,9 @@ into a torch ``Dataset`` whose samples carry the image and its boxes in one eval
 Only the record types and the metadata reader are imported eagerly; the other names load their
 module (and torch, where needed) on first use, so that ``wsol-bench`` starts fast.
 
-May import: :mod:`evaluation.errors`, :mod:`evaluation.io`, numpy, PIL and torch. Never
-``localization``, ``runs``, ``reports``, ``models`` or ``commands``: reading data needs no model
-and no metric.
+May import: :mod:`evaluation.errors`, :mod:`evaluation.io`, :mod:`evaluation.paths`,
+:mod:`evaluation.progress`, numpy, PIL and torch. Never ``localization``, ``runs``, ``reports``,
+``models`` or ``commands``: reading data needs no model and no metric.
 """
 
 from __future__ import annotations

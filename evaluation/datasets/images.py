@@ -8,12 +8,13 @@ us) and falls back to PIL for other formats.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 from PIL import Image
 
-from evaluation.errors import DataFormatError
+from evaluation.errors import AccessError, DataFormatError, WSOLError
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Start-of-frame markers carry the size; 0xC4 (DHT), 0xC8 (JPG) and 0xCC (DAC) do not.
@@ -27,25 +28,45 @@ def read_image_size(path: Path) -> tuple[int, int]:
 
     Raises:
         DataFormatError: The file is not a readable image.
+        AccessError: This user may not read the file.
     """
-    with open(path, "rb") as handle:
-        head = handle.read(26)
-        if head[:2] == b"\xff\xd8":
-            handle.seek(2)
-            size = _jpeg_size(handle)
-        elif head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR" and len(head) >= 24:
-            size = struct.unpack(">II", head[16:24])
-        else:
-            size = None
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(26)
+            if head[:2] == b"\xff\xd8":
+                handle.seek(2)
+                size = _jpeg_size(handle)
+            elif head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR" and len(head) >= 24:
+                size = struct.unpack(">II", head[16:24])
+            else:
+                size = None
+    except PermissionError:
+        raise AccessError(path, "read this image") from None
     if size is None:
         try:
             with Image.open(path) as image:
                 return image.size
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, Image.DecompressionBombError) as error:
             raise DataFormatError(path, None, f"not a readable image ({error})") from None
     if size[0] < 1 or size[1] < 1:
         raise DataFormatError(path, None, f"image header gives an empty size {size}")
     return size
+
+
+def image_size(
+    path: Path, on_unreadable: Callable[[WSOLError], None] | None
+) -> tuple[int, int] | None:
+    """:func:`read_image_size`, or ``None`` after passing its error to ``on_unreadable``.
+
+    Without ``on_unreadable`` the error is raised.
+    """
+    try:
+        return read_image_size(path)
+    except (DataFormatError, AccessError) as error:
+        if on_unreadable is None:
+            raise
+        on_unreadable(error)
+        return None
 
 
 def _jpeg_size(handle: BinaryIO) -> tuple[int, int] | None:
@@ -86,12 +107,16 @@ def load_rgb(path: Path, size: tuple[int, int] | None = None) -> Image.Image:
         size: Expected ``(W, H)``; a different decoded size raises.
 
     Raises:
-        DataFormatError: The file cannot be decoded or has another size than expected.
+        DataFormatError: The file cannot be decoded (truncated, corrupt, not an image, too many
+            pixels for PIL's decompression-bomb limit) or has another size than expected.
+        AccessError: This user may not read the file.
     """
     try:
         with Image.open(path) as image:
             rgb = image.convert("RGB")
-    except (OSError, ValueError) as error:
+    except PermissionError:
+        raise AccessError(path, "read this image") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise DataFormatError(path, None, f"cannot decode the image ({error})") from None
     if size is not None and rgb.size != tuple(size):
         raise DataFormatError(

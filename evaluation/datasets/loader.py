@@ -23,7 +23,7 @@ any sample has one, ``"mask"`` (B, S, S) uint8 (255, i.e. ignored, for samples w
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,9 @@ from evaluation.datasets.transforms import (
     train_image,
 )
 from evaluation.datasets.wsol_metadata import read_wsol_metadata
-from evaluation.errors import ConfigurationError
+from evaluation.errors import ConfigurationError, WSOLError
+from evaluation.paths import is_file
+from evaluation.progress import Progress
 
 IMAGENET_NORMALIZATION = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 DATASET_NAMES = ("cub", "tiny-imagenet", "wsol-metadata", "synthetic")
@@ -53,7 +55,12 @@ _NATIVE_NAMES = ("tiny-imagenet", "synthetic-tiny-imagenet")
 
 
 def read_index(
-    name: str, root: str | Path, split: str, image_root: str | Path | None = None
+    name: str,
+    root: str | Path,
+    split: str,
+    image_root: str | Path | None = None,
+    progress: Progress | None = None,
+    on_unreadable: Callable[[WSOLError], None] | None = None,
 ) -> DatasetIndex:
     """Read a split of a dataset by name.
 
@@ -64,6 +71,10 @@ def read_index(
         split: Split name. ``synthetic`` detects the layout (``images.txt``: CUB,
             ``wnids.txt``: Tiny-ImageNet) and accepts ``test`` for Tiny's ``val``.
         image_root: Image folder of ``wsol-metadata`` (required there, unused otherwise).
+        progress: Counts the images whose size is read (CUB and Tiny-ImageNet layouts; the
+            metadata format stores the sizes).
+        on_unreadable: Called with the error of each image whose size cannot be read, which is
+            left out (CUB and Tiny-ImageNet layouts; default: the error is raised).
 
     Returns:
         The index; a synthetic one is named ``synthetic-cub`` or ``synthetic-tiny-imagenet``.
@@ -73,9 +84,9 @@ def read_index(
     """
     base = Path(root)
     if name == "cub":
-        return read_cub(base, split)
+        return read_cub(base, split, progress, on_unreadable)
     if name == "tiny-imagenet":
-        return read_tiny_imagenet(base, split)
+        return read_tiny_imagenet(base, split, progress, on_unreadable)
     if name == "wsol-metadata":
         if image_root is None:
             raise ConfigurationError(
@@ -83,10 +94,11 @@ def read_index(
             )
         return read_wsol_metadata(base / split, image_root)
     if name == "synthetic":
-        if (base / "images.txt").is_file():
-            index = read_cub(base, split)
-        elif (base / "wnids.txt").is_file():
-            index = read_tiny_imagenet(base, "val" if split == "test" else split)
+        if is_file(base / "images.txt", "annotation files"):
+            index = read_cub(base, split, progress, on_unreadable)
+        elif is_file(base / "wnids.txt", "annotation files"):
+            tiny_split = "val" if split == "test" else split
+            index = read_tiny_imagenet(base, tiny_split, progress, on_unreadable)
         else:
             raise ConfigurationError(
                 f"{base} holds neither images.txt (CUB layout) nor wnids.txt (Tiny-ImageNet "

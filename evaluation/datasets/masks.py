@@ -1,7 +1,8 @@
 """Foreground masks in the evaluation frame, the way the reference reads them (PxAP).
 
 ``clovaai/wsolevaluation``'s ``get_mask`` reads each instance mask PNG with
-``cv2.imread(path, cv2.IMREAD_GRAYSCALE)``, resizes it to the frame with
+``cv2.imread(path, cv2.IMREAD_GRAYSCALE)`` (here: the same decoder on the file's bytes,
+``cv2.imdecode``, so that a file this user may not read is told apart), resizes it to the frame with
 ``cv2.resize(..., interpolation=cv2.INTER_NEAREST)`` (source pixel ``floor(x * w / W)``), and only
 then thresholds it: foreground is ``grey > 0.5``, any non-zero grey value. The instance masks are
 OR-ed; the ignore mask is read the same way and ignores its pixels outside the foreground.
@@ -25,7 +26,7 @@ import cv2
 import numpy as np
 
 from evaluation.datasets.transforms import Geometry
-from evaluation.errors import ConfigurationError, DataFormatError
+from evaluation.errors import AccessError, ConfigurationError, DataFormatError
 
 MASK_RULES = ("positive", "majority")
 _GREY_THRESHOLDS = {"positive": 0.5, "majority": 127}
@@ -58,11 +59,21 @@ def read_grey_mask(path: Path, size: tuple[int, int] | None = None) -> np.ndarra
 
     Raises:
         DataFormatError: The file cannot be decoded or has another size than expected.
+        AccessError: This user may not read the file.
     """
-    grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    try:
+        encoded = np.fromfile(path, dtype=np.uint8)
+    except PermissionError:
+        raise AccessError(Path(path), "read this mask") from None
+    except OSError as error:
+        raise DataFormatError(
+            Path(path), None, f"cannot read the mask ({error.strerror or error})"
+        ) from None
+    # cv2.imdecode of the bytes is cv2.imread's decoder, and tells a refused read apart.
+    grey = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE) if encoded.size else None
     if grey is None:
         raise DataFormatError(
-            Path(path), None, "cannot decode the mask (missing, empty or not an image file)"
+            Path(path), None, "cannot decode the mask (empty or not an image file)"
         )
     if size is not None and (grey.shape[1], grey.shape[0]) != tuple(size):
         raise DataFormatError(

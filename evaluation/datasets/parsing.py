@@ -1,7 +1,9 @@
 """Strict line parsing shared by the dataset readers.
 
 Every helper raises :class:`evaluation.errors.DataFormatError` naming ``file:line`` and what was
-expected, or :class:`evaluation.errors.MissingFilesError` for absent files.
+expected, :class:`evaluation.errors.MissingFilesError` for absent files, and (through
+:mod:`evaluation.paths`) :class:`evaluation.errors.AccessError` for files or folders this user may
+not read and :class:`evaluation.errors.PathKindError` for a folder where a file should be.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from evaluation.datasets.records import Box
-from evaluation.errors import DataFormatError, MissingFilesError
+from evaluation.errors import AccessError, DataFormatError, MissingFilesError
+from evaluation.paths import is_file, require_file
 
 
 def read_rows(
@@ -53,14 +56,17 @@ def read_text(path: Path) -> str:
 
     Raises:
         MissingFilesError: The file does not exist.
+        PathKindError: The path is a folder.
+        AccessError: The file (or a folder above it) is not readable by this user.
         DataFormatError: The file is not UTF-8 text.
     """
-    if not path.is_file():
-        raise MissingFilesError("annotation files", [path.name], path.parent)
+    require_file(path, "annotation files")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise DataFormatError(path, None, f"not UTF-8 text ({error.reason})") from error
+    except PermissionError:
+        raise AccessError(path, "read this file") from None
 
 
 def parse_int(path: Path, line: int, text: str, what: str, minimum: int | None = None) -> int:
@@ -85,14 +91,17 @@ def parse_float(path: Path, line: int, text: str, what: str) -> float:
     return value
 
 
-def parse_box(path: Path, line: int, fields: list[str], size: tuple[int, int]) -> Box:
+def parse_box(
+    path: Path, line: int, fields: list[str], size: tuple[int, int] | None
+) -> Box:
     """Parse inclusive ``x0 y0 x1 y1`` fields and check them against the image size.
 
     Args:
         path: File, for error messages.
         line: Line number, for error messages.
         fields: The four coordinate fields.
-        size: Image size ``(W, H)``.
+        size: Image size ``(W, H)``; ``None`` checks all but the right and bottom bounds (for
+            annotations of images that are not read).
 
     Returns:
         The box as floats.
@@ -107,11 +116,18 @@ def parse_box(path: Path, line: int, fields: list[str], size: tuple[int, int]) -
     return (x0, y0, x1, y1)
 
 
-def check_box(path: Path, line: int, box: Box, size: tuple[int, int]) -> None:
-    """Raise :class:`DataFormatError` if ``box`` is inverted or outside an image of ``size``."""
+def check_box(path: Path, line: int, box: Box, size: tuple[int, int] | None) -> None:
+    """Raise :class:`DataFormatError` if ``box`` is inverted or outside an image of ``size``.
+
+    With ``size=None`` only the left and top bounds (0) are checked.
+    """
     x0, y0, x1, y1 = box
-    width, height = size
+    width, height = size or (math.inf, math.inf)
     if min(x0, x1, y0, y1) < 0 or max(x0, x1) > width - 1 or max(y0, y1) > height - 1:
+        if size is None:
+            raise DataFormatError(
+                path, line, f"box {_fmt(box)} has a negative coordinate: expected 0 <= x0, y0"
+            )
         raise DataFormatError(
             path,
             line,
@@ -125,8 +141,12 @@ def check_box(path: Path, line: int, box: Box, size: tuple[int, int]) -> None:
 
 
 def require_files(paths: Iterable[Path], what: str, root: Path) -> None:
-    """Raise :class:`MissingFilesError` listing (relative to ``root``) the paths that are absent."""
-    missing = [_relative(p, root) for p in paths if not p.is_file()]
+    """Raise :class:`MissingFilesError` listing (relative to ``root``) the paths that are absent.
+
+    A path that is a folder, or that this user may not read, raises at once
+    (:func:`evaluation.paths.is_file`).
+    """
+    missing = [_relative(p, root) for p in paths if not is_file(p, what)]
     if missing:
         raise MissingFilesError(what, missing, root)
 

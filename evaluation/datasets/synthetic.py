@@ -28,7 +28,8 @@ tight bounding box (inclusive). Layouts (read back by :func:`read_cub` and
 Masks are 8-bit PNGs, 255 on the object and 0 elsewhere. ``synthetic.json`` records the spec.
 Everything is a function of the spec: image ``i`` of class ``k`` draws from
 ``numpy.random.default_rng([seed, k, i])``; JPEGs are written at quality 90. The tree is built in
-a temporary folder beside ``out`` and renamed into place at the end.
+a temporary folder beside ``out`` and renamed into place at the end; files and folders get the
+modes of the user's umask, as ``mkdir`` and ``open`` give them.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import numpy as np
 from PIL import Image
 
 from evaluation.errors import ConfigurationError
+from evaluation.io import default_folder_mode
 
 LAYOUTS = ("cub", "tiny-imagenet")
 SHAPES = ("ellipse", "box", "triangle", "diamond", "cross", "ring")
@@ -194,6 +196,7 @@ def make_synthetic(out: str | Path, spec: SyntheticSpec | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
+        os.chmod(staging, default_folder_mode())  # as mkdir would make it, not mkdtemp's 0o700
         (_write_cub if spec.layout == "cub" else _write_tiny)(staging, spec)
         payload = {"generator": "evaluation.datasets.synthetic", **asdict(spec)}
         (staging / "synthetic.json").write_text(json.dumps(payload, indent=2) + "\n")

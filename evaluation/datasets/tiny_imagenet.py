@@ -15,28 +15,43 @@ r"""Tiny-ImageNet-200 in its distributed layout.
 Boxes are already inclusive 0-based pixel coordinates (a full-image box is ``0 0 63 63``; one-pixel
 boxes ``x0 == x1`` occur and are kept). Labels follow ``wnids.txt`` order; class names are the
 first name of the ``words.txt`` entry. Splits: ``train`` and ``val`` (``test`` has no labels).
+
+Whatever the split, every line of every annotation file present is validated (the other split's
+box files too: numbers, order and the left and top bounds; its images are not needed and not
+opened, so the right and bottom bounds are checked for the chosen split only).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from evaluation.datasets.images import read_image_size
+from evaluation.datasets.images import image_size
 from evaluation.datasets.parsing import parse_box, read_rows, read_text, require_files
 from evaluation.datasets.records import DatasetIndex, ImageRecord
-from evaluation.errors import ConfigurationError, DataFormatError
+from evaluation.errors import AccessError, ConfigurationError, DataFormatError, WSOLError
+from evaluation.paths import is_file, is_folder
+from evaluation.progress import Progress
 
 TINY_SPLITS = ("train", "val")
 _IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
 
 
-def read_tiny_imagenet(root: str | Path, split: str) -> DatasetIndex:
+def read_tiny_imagenet(
+    root: str | Path,
+    split: str,
+    progress: Progress | None = None,
+    on_unreadable: Callable[[WSOLError], None] | None = None,
+) -> DatasetIndex:
     """Read one split of Tiny-ImageNet-200.
 
     Args:
         root: The ``tiny-imagenet-200`` folder (holding ``wnids.txt``).
         split: ``train`` (all images with their per-class box files) or ``val``.
+        progress: Counts the images whose size is read (its total is set here).
+        on_unreadable: Called with the error of each image whose size cannot be read, which is
+            then left out of the index (default: the error is raised).
 
     Returns:
         The index named ``"tiny-imagenet"``. Train records are ordered by class (``wnids.txt``)
@@ -58,17 +73,27 @@ def read_tiny_imagenet(root: str | Path, split: str) -> DatasetIndex:
     base = Path(root)
     wnids = _read_wnids(base / "wnids.txt")
     names = _read_words(base / "words.txt", wnids)
-    entries = _train_entries(base, wnids) if split == "train" else _val_entries(base, wnids)
+    train = _train_entries(base, wnids, required=split == "train")
+    val = _val_entries(base, wnids, required=split == "val")
+    entries, other = (train, val) if split == "train" else (val, train)
+    for entry in other:
+        parse_box(entry.source, entry.line, entry.box, None)
     masks_root = base / "segmentations" / split
-    has_masks = masks_root.is_dir()
+    has_masks = is_folder(masks_root, "masks")
 
     require_files((base / split / e.image for e in entries), "images", base / split)
     if has_masks:
         require_files((masks_root / e.mask for e in entries), "masks", masks_root)
+    if progress is not None:
+        progress.set_total(len(entries))
     records = []
     for entry in entries:
         path = base / split / entry.image
-        size = read_image_size(path)
+        size = image_size(path, on_unreadable)
+        if progress is not None:
+            progress.update()
+        if size is None:
+            continue
         records.append(
             ImageRecord(
                 image_id=f"{split}/{entry.image}",
@@ -131,10 +156,17 @@ def _read_words(path: Path, wnids: list[str]) -> list[str]:
     return [names[w] for w in wnids]
 
 
-def _train_entries(base: Path, wnids: list[str]) -> list[_Entry]:
+def _train_entries(base: Path, wnids: list[str], required: bool) -> list[_Entry]:
+    """The lines of every ``train/<wnid>/<wnid>_boxes.txt``.
+
+    For the chosen split (``required``) every file must exist and every image in the folders must
+    have a line; otherwise absent files are skipped and the folders are not listed.
+    """
     entries: list[_Entry] = []
     for label, wnid in enumerate(wnids):
         box_path = base / "train" / wnid / f"{wnid}_boxes.txt"
+        if not required and not is_file(box_path, "annotation files"):
+            continue
         layout = "<file> <x0> <y0> <x1> <y1>, tab-separated"
         seen: dict[str, int] = {}
         for line, fields in read_rows(box_path, None, (5,), layout):
@@ -147,13 +179,17 @@ def _train_entries(base: Path, wnids: list[str]) -> list[_Entry]:
             mask = f"{wnid}/{Path(name).stem}.png"
             image = f"{wnid}/images/{name}"
             entries.append(_Entry(image, mask, label, box_path, line, fields[1:]))
-        _check_all_annotated(base / "train" / wnid / "images", seen, box_path)
+        if required:
+            _check_all_annotated(base / "train" / wnid / "images", seen, box_path)
     return entries
 
 
-def _val_entries(base: Path, wnids: list[str]) -> list[_Entry]:
+def _val_entries(base: Path, wnids: list[str], required: bool) -> list[_Entry]:
+    """The lines of ``val/val_annotations.txt``, as :func:`_train_entries` those of train."""
     labels = {wnid: k for k, wnid in enumerate(wnids)}
     path = base / "val" / "val_annotations.txt"
+    if not required and not is_file(path, "annotation files"):
+        return []
     layout = "<file> <wnid> <x0> <y0> <x1> <y1>, tab-separated"
     entries: list[_Entry] = []
     seen: dict[str, int] = {}
@@ -168,19 +204,23 @@ def _val_entries(base: Path, wnids: list[str]) -> list[_Entry]:
         seen[name] = line
         mask = f"{Path(name).stem}.png"
         entries.append(_Entry(f"images/{name}", mask, labels[wnid], path, line, fields[2:]))
-    _check_all_annotated(base / "val" / "images", seen, path)
+    if required:
+        _check_all_annotated(base / "val" / "images", seen, path)
     return entries
 
 
 def _check_all_annotated(folder: Path, annotated: dict[str, int], annotations: Path) -> None:
     """Raise if ``folder`` holds an image file that has no line in ``annotations``."""
-    if not folder.is_dir():
+    if not is_folder(folder, "images"):
         return
-    extra = sorted(
-        entry.name
-        for entry in folder.iterdir()
-        if entry.suffix.lower() in _IMAGE_SUFFIXES and entry.name not in annotated
-    )
+    try:
+        extra = sorted(
+            entry.name
+            for entry in folder.iterdir()
+            if entry.suffix.lower() in _IMAGE_SUFFIXES and entry.name not in annotated
+        )
+    except PermissionError:
+        raise AccessError(folder, "list this folder") from None
     if extra:
         raise DataFormatError(
             annotations,

@@ -13,12 +13,15 @@ component-tree sweeps of :mod:`~evaluation.localization.component_trees`, OpenCV
 :mod:`~evaluation.localization.pxap`. Box geometry and IoU live in
 :mod:`~evaluation.localization.boxes`, the three box conventions in
 :mod:`~evaluation.localization.conventions`, and :mod:`~evaluation.localization.reference` is the
-brute-force oracle (wsolevaluation's loop) the tests and benchmarks check against.
+brute-force oracle (wsolevaluation's loop) the tests and benchmarks check against. The per-image
+localisation metrics of XAI evaluation (pointing games, relevance mass and rank, top-k, AUC) are
+:mod:`~evaluation.localization.attribution`; each image's record (for intervals) is kept by
+:mod:`~evaluation.localization.image_records` in :mod:`evaluation.statistics`' layout.
 
-May import: :mod:`evaluation.errors`, numpy, OpenCV, numba, and torch only in
-:mod:`~evaluation.localization.quantization` and inside the methods that take or give tensors:
-counting saved maps needs no torch. Never ``runs``, ``reports``, ``models``, ``datasets`` or
-``commands``: it knows nothing of models, files or runs.
+May import: :mod:`evaluation.errors`, :mod:`evaluation.statistics`, numpy, OpenCV, numba, and
+torch only in :mod:`~evaluation.localization.quantization` and inside the methods that take or give
+tensors: counting saved maps needs no torch. Never ``runs``, ``reports``, ``models``, ``datasets``
+or ``commands``: it knows nothing of models, files or runs.
 """
 
 from evaluation.localization.accumulator import LocalizationAccumulator

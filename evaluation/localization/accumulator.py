@@ -1,16 +1,21 @@
-"""A streaming, mergeable localisation accumulator: MaxBoxAcc, MaxBoxAccV2, Top-k Loc, PxAP.
+"""A streaming, mergeable localisation accumulator: box metrics, attribution metrics, intervals.
 
 :meth:`LocalizationAccumulator.update` takes each batch of raw maps (torch tensors of any size
 and device, as a model gives them) one way through the package: quantise
-(:mod:`evaluation.localization.quantization`), then :meth:`~LocalizationAccumulator.update_levels`
-sweeps (:mod:`evaluation.localization.sweeps`: every threshold's best V1 and V2 IoU, resolved)
-and counts (:mod:`evaluation.localization.counts`: int64 counters). ``update_levels`` is the one
-counting path; it takes numpy levels, so that saved maps (``wsol-bench score``) are scored without
-torch: this module imports torch only inside the methods that take or give tensors. The counters
-add exactly across batches, shards and processes (:meth:`~LocalizationAccumulator.merge`,
-:meth:`~LocalizationAccumulator.all_reduce`), :meth:`~LocalizationAccumulator.state_dict` lets an
-interrupted run resume, and :meth:`~LocalizationAccumulator.compute` turns final counts into
-percentages (:mod:`evaluation.localization.metrics`).
+(:mod:`evaluation.localization.quantization`) and score the raw maps in the frame against the
+ground-truth regions (:mod:`evaluation.localization.attribution`: pointing games, relevance mass
+and rank, top-k, AUC), then :meth:`~LocalizationAccumulator.update_levels` sweeps
+(:mod:`evaluation.localization.sweeps`: every threshold's best V1 and V2 IoU, resolved), counts
+(:mod:`evaluation.localization.counts`: int64 counters) and records each image's hits, top-k
+flags, label and attribution values at its position
+(:class:`~evaluation.statistics.records.ImageRecords`), from which every metric gets a bootstrap
+interval. ``update_levels`` is the one counting path; it takes numpy levels and values, so that
+saved maps (``wsol-bench score``) are scored without torch: this module imports torch only inside
+the methods that take or give tensors. Counters and records add exactly across batches, shards
+and processes (:meth:`~LocalizationAccumulator.merge`, :meth:`~LocalizationAccumulator.all_reduce`;
+records of disjoint positions), :meth:`~LocalizationAccumulator.state_dict` lets an interrupted
+run resume, and :meth:`~LocalizationAccumulator.compute` turns the final counts into percentages
+(:mod:`evaluation.localization.metrics`), with intervals when asked.
 """
 
 from __future__ import annotations
@@ -22,22 +27,37 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from evaluation.errors import ConfigurationError, ScoreMapError
+from evaluation.localization.attribution import (
+    DEFAULT_POINTING_TOLERANCE,
+    DEFAULT_TOP_K,
+    attribution_metrics,
+    region_masks,
+)
 from evaluation.localization.component_trees import warm_up as compile_sweeps
-from evaluation.localization.counts import LocalizationCounts
+from evaluation.localization.counts import LocalizationCounts, hit_flags
+from evaluation.localization.image_records import (
+    all_reduce_records,
+    record_batch,
+    records_from_state,
+    records_state,
+)
 from evaluation.localization.levels import QuantizedMaps, threshold_levels
 from evaluation.localization.levels import warm_up as compile_quantizer
-from evaluation.localization.metrics import localization_metrics
+from evaluation.localization.metrics import attribution_means, localization_metrics
 from evaluation.localization.settings import LocalizationSettings
 from evaluation.localization.sweeps import best_level_ious
+from evaluation.statistics.bootstrap import BootstrapSettings
+from evaluation.statistics.intervals import metric_intervals
+from evaluation.statistics.records import ATTRIBUTION_METRICS, ImageRecords
 
 if TYPE_CHECKING:
     from torch import Tensor
 
-_STATE_VERSION = 1
+_STATE_VERSION = 2
 
 
 class LocalizationAccumulator:
-    """Integer counters for box localisation metrics, filled batch by batch.
+    """Integer counters for box localisation metrics and per-image records, filled batch by batch.
 
     Args:
         frame_size: ``(H, W)`` of the evaluation frame; maps are resized to it.
@@ -50,10 +70,13 @@ class LocalizationAccumulator:
         executor: Optional :class:`concurrent.futures.Executor` that runs the box sweeps of
             each batch in chunks of 16 maps; a ``ThreadPoolExecutor`` uses one CPU core per
             thread (the compiled sweeps release the GIL). ``None`` runs them in this thread.
+        pointing_tolerance: Distance (frame pixels) of the tolerant pointing game, TorchRay's 15.
+        top_k: ``k`` of the top-k intersection, Quantus' 1000.
 
     Attributes:
         settings: The validated :class:`~evaluation.localization.settings.LocalizationSettings`.
         counts: The :class:`~evaluation.localization.counts.LocalizationCounts` so far.
+        records: The per-image :class:`~evaluation.statistics.records.ImageRecords` so far.
 
     Raises:
         ConfigurationError: An argument is out of range.
@@ -67,13 +90,17 @@ class LocalizationAccumulator:
         fixed_threshold: float = 0.2,
         convention: str = "wsoleval",
         executor: Executor | None = None,
+        pointing_tolerance: int = DEFAULT_POINTING_TOLERANCE,
+        top_k: int = DEFAULT_TOP_K,
     ) -> None:
         self.settings = LocalizationSettings.checked(
-            frame_size, thresholds, iou_thresholds, fixed_threshold, convention
+            frame_size, thresholds, iou_thresholds, fixed_threshold, convention,
+            pointing_tolerance, top_k,
         )
         self.executor = executor
         steps, deltas = len(self.settings.thresholds), len(self.settings.counted_deltas)
         self.counts = LocalizationCounts.zeros(steps, deltas)
+        self.records = self._empty_records()
         # Compiled code loads once per process: here, rather than in the first (timed) batch.
         compile_sweeps()
         compile_quantizer()
@@ -87,42 +114,62 @@ class LocalizationAccumulator:
         """The settings that two accumulators must share to be added."""
         return self.settings.config()
 
+    def _empty_records(self) -> ImageRecords:
+        settings = self.settings
+        return ImageRecords.empty(
+            settings.thresholds, settings.fixed_threshold, settings.counted_deltas,
+            settings.iou_thresholds,
+        )
+
     def state_dict(self) -> dict[str, Any]:
-        """Counters (int64 tensors) and settings, for ``torch.save`` and :meth:`load_state_dict`."""
+        """Counters (int64 tensors), records and settings, for ``torch.save``.
+
+        :meth:`load_state_dict` reads it back.
+        """
         import torch
 
         counters = {
             name: torch.from_numpy(array.copy()) for name, array in self.counts.arrays().items()
         }
-        return {"version": _STATE_VERSION, "config": self.config(), **counters}
+        return {"version": _STATE_VERSION, "config": self.config(), **counters,
+                "records": records_state(self.records)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Replace the counters with saved ones (same settings required).
+        """Replace the counters and records with saved ones (same settings required).
 
         Raises:
             ConfigurationError: The state was saved with other settings or another version.
         """
         if state.get("version") != _STATE_VERSION:
             raise ConfigurationError(
-                f"accumulator state version {state.get('version')!r} is not {_STATE_VERSION}"
+                f"accumulator state version {state.get('version')!r} is not {_STATE_VERSION} "
+                "(saved by another wsol-bench version); start the evaluation again"
             )
         self.settings.check_compatible(state["config"], "the saved state")
         self.counts.load(state)
+        self.records = records_from_state(state["records"])
 
     def merge(self, other: LocalizationAccumulator) -> LocalizationAccumulator:
         """A new accumulator holding the sum of both (as if one had seen every batch).
 
         Raises:
-            ConfigurationError: The settings differ, or only one side has top-k predictions.
+            ConfigurationError: The settings differ, only one side has top-k predictions, or
+                both recorded the same image position.
         """
         self.settings.check_compatible(other.config(), "the other accumulator")
         merged = LocalizationAccumulator(executor=self.executor, **self.config())
         merged.counts = self.counts.plus(other.counts)
+        merged.records = self.records.plus(other.records)
         return merged
 
     def all_reduce(self, group: Any = None) -> None:
-        """Sum the counters over the processes of ``group`` in place (``torch.distributed``)."""
+        """Sum the counters and gather the records over the processes of ``group``, in place.
+
+        Raises:
+            ConfigurationError: Two processes recorded the same image position.
+        """
         self.counts.all_reduce(group)
+        self.records = all_reduce_records(self.records, group)
 
     def update(
         self,
@@ -131,8 +178,9 @@ class LocalizationAccumulator:
         labels: Tensor,
         topk_predictions: Tensor | None = None,
         masks: Tensor | None = None,
+        positions: Tensor | np.ndarray | None = None,
     ) -> Tensor:
-        """Add one batch (quantise, sweep, count) and return each image's V1 IoU per threshold.
+        """Add one batch (quantise, sweep, count, record) and return each V1 IoU per threshold.
 
         Args:
             maps: ``(B, 1, h, w)`` or ``(B, h, w)`` raw signed scores of any size and device;
@@ -142,7 +190,10 @@ class LocalizationAccumulator:
             labels: ``(B,)`` class labels.
             topk_predictions: ``(B, k)`` predicted classes, best first (``k >= 1``; Top-5 uses
                 the first ``min(k, 5)``), or ``None``. Either every batch has them or none.
-            masks: Optional ``(B, H, W)`` uint8 frame masks (1 / 0 / 255 ignore) for PxAP.
+            masks: Optional ``(B, H, W)`` uint8 frame masks (1 / 0 / 255 ignore) for PxAP; the
+                attribution metrics then score against the mask instead of the boxes.
+            positions: ``(B,)`` the images' positions in the evaluated set (their rows in the
+                per-image records); ``None``: the positions after the highest one recorded.
 
         Returns:
             ``(B, T + 1)`` float64: for every image, the best IoU of its V1 (largest-contour) box
@@ -152,35 +203,52 @@ class LocalizationAccumulator:
 
         Raises:
             ScoreMapError: Shapes disagree.
-            ConfigurationError: Predictions are given for some batches and not others.
+            ConfigurationError: Predictions are given for some batches and not others, or a
+                position is already recorded.
         """
         import torch
 
-        from evaluation.localization.pxap import pixel_histograms
-        from evaluation.localization.quantization import normalize_score_maps, quantize_raw_maps
+        from evaluation.localization.pxap import image_pixel_histograms
+        from evaluation.localization.quantization import (
+            normalize_score_maps,
+            quantize_raw_maps,
+            resize_score_maps,
+        )
 
         def numpy_of(values: Any, dtype: torch.dtype) -> np.ndarray:
             return torch.as_tensor(values).detach().to("cpu", dtype).numpy()
 
         settings = self.settings
+        frame = settings.frame_size
+        boxes, label_array = _checked_targets(
+            len(maps), numpy_of(gt_boxes, torch.float64), numpy_of(labels, torch.long)
+        )
+        masks_array = None if masks is None else numpy_of(masks, torch.uint8)
         if len(maps) == 0:
             empty = np.zeros(0, dtype=bool)
-            quantized = QuantizedMaps(np.zeros((0, *settings.frame_size), np.uint8), empty, empty)
+            quantized = QuantizedMaps(np.zeros((0, *frame), np.uint8), empty, empty)
+            attribution = np.zeros((0, len(ATTRIBUTION_METRICS)))
+            histograms = None
         else:
-            quantized = quantize_raw_maps(maps, settings.frame_size, settings.convention)
-        histograms = None
-        if masks is not None and len(maps):
-            normalized = normalize_score_maps(maps, settings.frame_size, settings.convention)
-            histograms = pixel_histograms(
-                normalized.maps.cpu().numpy(), numpy_of(masks, torch.uint8), settings.thresholds
+            quantized = quantize_raw_maps(maps, frame, settings.convention)
+            histograms = None
+            if masks_array is not None:
+                normalized = normalize_score_maps(maps, frame, settings.convention)
+                histograms = image_pixel_histograms(
+                    normalized.maps.cpu().numpy(), masks_array, settings.thresholds
+                )
+            batch_maps = maps[:, 0] if maps.dim() == 4 else maps
+            frame_maps = resize_score_maps(batch_maps.detach().to("cpu", torch.float64), frame)
+            # A map zeroed for a NaN the resize skipped is scored as zeros, as its boxes are.
+            attribution = attribution_metrics(
+                np.where(quantized.nonfinite[:, None, None], 0.0, frame_maps.numpy()),
+                region_masks(boxes, frame, masks_array),
+                settings.pointing_tolerance, settings.top_k,
             )
         topk = None if topk_predictions is None else numpy_of(topk_predictions, torch.long)
+        where = None if positions is None else numpy_of(positions, torch.long)
         ious = self.update_levels(
-            quantized,
-            numpy_of(gt_boxes, torch.float64),
-            numpy_of(labels, torch.long),
-            topk,
-            histograms,
+            quantized, boxes, label_array, attribution, topk, histograms, where
         )
         return torch.from_numpy(ious)
 
@@ -189,28 +257,34 @@ class LocalizationAccumulator:
         quantized: QuantizedMaps,
         gt_boxes: np.ndarray,
         labels: np.ndarray,
+        attribution: np.ndarray,
         topk_predictions: np.ndarray | None = None,
         pixel_histograms: np.ndarray | None = None,
+        positions: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Add one batch of maps already quantised in the frame (sweep, count): no torch.
+        """Add one batch of maps already quantised in the frame (sweep, count, record): no torch.
 
         Args:
             quantized: ``(B, H, W)`` uint8 levels of the frame size with their zeroing flags
                 (:func:`evaluation.localization.levels.quantize_frame_maps`).
             gt_boxes: ``(B, G, 4)`` inclusive ``x0, y0, x1, y1`` in frame pixels, NaN padding.
             labels: ``(B,)`` class labels.
+            attribution: ``(B, A)`` float64 per-image attribution metrics of the raw maps in the
+                frame (:func:`evaluation.localization.attribution.attribution_metrics`).
             topk_predictions: ``(B, k)`` predicted classes, best first, or ``None`` (as
                 :meth:`update`).
-            pixel_histograms: The batch's ``(2, T + 2)`` PxAP histograms
-                (:func:`evaluation.localization.pxap.pixel_histograms`), or ``None`` when the
-                batch has no masks.
+            pixel_histograms: The batch's per-image ``(B, 2, T + 2)`` PxAP histograms
+                (:func:`evaluation.localization.pxap.image_pixel_histograms`), or ``None`` when
+                the batch has no masks.
+            positions: ``(B,)`` image positions, as :meth:`update`.
 
         Returns:
             ``(B, T + 1)`` float64 V1 IoU per threshold, as :meth:`update`.
 
         Raises:
             ScoreMapError: Shapes disagree.
-            ConfigurationError: Predictions are given for some batches and not others.
+            ConfigurationError: Predictions are given for some batches and not others, or a
+                position is already recorded.
         """
         settings = self.settings
         levels_maps = quantized.levels
@@ -221,6 +295,12 @@ class LocalizationAccumulator:
                 f"{settings.frame_size[1]}), got {tuple(levels_maps.shape)}"
             )
         gt_boxes, labels = _checked_targets(batch, gt_boxes, labels)
+        attribution = np.asarray(attribution, dtype=np.float64)
+        if attribution.shape != (batch, len(ATTRIBUTION_METRICS)):
+            raise ScoreMapError(
+                f"attribution must have shape ({batch}, {len(ATTRIBUTION_METRICS)}), got "
+                f"{tuple(attribution.shape)}"
+            )
         if batch == 0:
             return np.zeros((0, len(settings.thresholds) + 1), dtype=np.float64)
         if self.num_images and (topk_predictions is not None) != self.counts.has_predictions:
@@ -231,21 +311,39 @@ class LocalizationAccumulator:
         peaks = levels_maps.reshape(batch, -1).max(axis=1)
         levels = threshold_levels(peaks, settings.counted_thresholds)
         ious = best_level_ious(levels_maps, levels, gt_boxes, settings.convention, self.executor)
+        hits = hit_flags(ious, settings.counted_deltas)
+        record_batch(self.records, positions, hits, labels, topk, attribution, pixel_histograms)
         self.counts.add_hits(ious, settings.counted_deltas, labels, topk)
         self.counts.add_zeroed(quantized.nonfinite, quantized.constant)
         if pixel_histograms is not None:
-            self.counts.add_pixels(pixel_histograms, batch)
+            self.counts.add_pixels(pixel_histograms.sum(axis=0), batch)
         return ious[0]
 
-    def compute(self) -> dict[str, Any]:
-        """Metrics in percent (0..100) from the final counts (JSON-serialisable).
+    def compute(self, bootstrap: BootstrapSettings | None = None) -> dict[str, Any]:
+        """Metrics in percent (0..100) from the final counts and records (JSON-serialisable).
 
-        See :func:`evaluation.localization.metrics.localization_metrics` for the keys.
+        See :func:`evaluation.localization.metrics.localization_metrics` for the box keys and
+        :func:`evaluation.localization.metrics.attribution_means` for the attribution ones.
+
+        Args:
+            bootstrap: When given, also ``intervals`` (every metric's percentile bootstrap
+                interval over images, :func:`evaluation.statistics.intervals.metric_intervals`;
+                MaxBoxAcc and the other best-threshold metrics re-select their threshold in
+                every resample) and ``interval`` (how they were drawn).
 
         Raises:
-            ConfigurationError: No image has been accumulated.
+            ConfigurationError: No image has been accumulated, or intervals are asked for and
+                some image positions below the highest one were never recorded.
         """
-        return localization_metrics(self.settings, self.counts)
+        metrics = localization_metrics(self.settings, self.counts)
+        metrics.update(attribution_means(self.settings, self.records))
+        if bootstrap is not None:
+            metrics["intervals"] = metric_intervals(self.records, bootstrap)
+            metrics["interval"] = {
+                **bootstrap.describe(),
+                "best_threshold": "re-selected inside every resample",
+            }
+        return metrics
 
 
 def _checked_targets(

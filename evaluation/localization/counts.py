@@ -31,6 +31,17 @@ TOTALS = (
 """The entries of :attr:`LocalizationCounts.totals`, in order."""
 
 
+def hit_flags(ious: Sequence[np.ndarray], deltas: Sequence[int]) -> np.ndarray:
+    """``(B, 2, D, T + 1)`` bool: best IoU ``>= delta / 100`` for V1 and V2, per IoU threshold.
+
+    Args:
+        ious: ``(V1, V2)`` best IoU, ``(B, T + 1)`` float64 each.
+        deltas: IoU thresholds in percent.
+    """
+    stacked = np.stack(list(ious), axis=1)  # (B, 2, T + 1)
+    return stacked[:, :, None, :] >= (np.asarray(deltas, dtype=np.float64) / 100)[:, None]
+
+
 @dataclass(frozen=True)
 class LocalizationCounts:
     """Counters of images (and, for PxAP, pixels); every field is an int64 numpy array.
@@ -89,9 +100,7 @@ class LocalizationCounts:
             topk: ``(B, k)`` int64 predicted classes, best first, or ``None``.
         """
         batch = len(labels)
-        hits = np.stack(list(ious), axis=1)[..., None] >= (
-            np.asarray(deltas, dtype=np.float64) / 100
-        )
+        hits = hit_flags(ious, deltas).transpose(0, 1, 3, 2)  # (B, 2, T + 1, D)
         kinds = np.ones((3, batch), dtype=bool)
         if topk is not None:
             kinds[1] = topk[:, 0] == labels

@@ -5,7 +5,8 @@
 never a per-image maximum); ties pick the smallest tau. GT-known / Top-1 / Top-5 Loc count V1 at
 IoU >= 50 at the fixed threshold and at the V1 best tau; PxAP follows
 :mod:`evaluation.localization.pxap`. Ratios are final counts over all images, never means of
-running means.
+running means. The attribution metrics (:mod:`evaluation.localization.attribution`) are means of
+per-image values, in percent, over the images where they are defined (:func:`attribution_means`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from evaluation.errors import ConfigurationError
 from evaluation.localization.counts import LocalizationCounts
 from evaluation.localization.pxap import pxap_from_histograms
 from evaluation.localization.settings import LocalizationSettings
+from evaluation.statistics.records import ATTRIBUTION_METRICS, ImageRecords
 
 
 def localization_metrics(
@@ -100,3 +102,23 @@ def _classification_and_pixels(counts: LocalizationCounts) -> dict[str, float | 
 
 def _percent(count: int, total: int) -> float:
     return float(count * 100.0 / total)
+
+
+def attribution_means(settings: LocalizationSettings, records: ImageRecords) -> dict[str, Any]:
+    """The attribution metrics: ``100 * mean`` of the per-image values where defined.
+
+    Keys: each of :data:`~evaluation.statistics.records.ATTRIBUTION_METRICS` (``None`` where no
+    image defines it), ``attribution_region`` (``"masks"`` when the dataset's masks were the
+    ground truth, else ``"boxes"``), ``pointing_tolerance`` (pixels) and ``top_k``.
+    """
+    values = records.column("attribution")[records.column("filled")]
+    means: dict[str, Any] = {}
+    for k, name in enumerate(ATTRIBUTION_METRICS):
+        defined = values[~np.isnan(values[:, k]), k]
+        means[name] = float(100.0 * defined.sum() / len(defined)) if len(defined) else None
+    return {
+        **means,
+        "attribution_region": "masks" if records.pixels is not None else "boxes",
+        "pointing_tolerance": settings.pointing_tolerance,
+        "top_k": settings.top_k,
+    }

@@ -22,7 +22,22 @@ def histogram_edges(thresholds: np.ndarray) -> np.ndarray:
 
 
 def pixel_histograms(maps: np.ndarray, masks: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """Histograms of the scores of positive and negative pixels (``np.histogram``'s bins).
+    """Histograms of the scores of positive and negative pixels, pooled over the batch.
+
+    The sum over images of :func:`image_pixel_histograms` (same arguments and errors).
+
+    Returns:
+        ``(2, K + 2)`` int64 counts: row 0 positive pixels, row 1 negative pixels.
+    """
+    return image_pixel_histograms(maps, masks, thresholds).sum(axis=0)
+
+
+def image_pixel_histograms(
+    maps: np.ndarray, masks: np.ndarray, thresholds: np.ndarray
+) -> np.ndarray:
+    """Each image's histograms of the scores of its positive and negative pixels.
+
+    Bins are ``np.histogram``'s over :func:`histogram_edges`.
 
     Args:
         maps: ``(B, H, W)`` normalised scores in [0, 1] (float64 compares as the reference).
@@ -30,7 +45,8 @@ def pixel_histograms(maps: np.ndarray, masks: np.ndarray, thresholds: np.ndarray
         thresholds: ``(K,)`` thresholds.
 
     Returns:
-        ``(2, K + 2)`` int64 counts: row 0 positive pixels, row 1 negative pixels.
+        ``(B, 2, K + 2)`` int64 counts: ``[b, 0]`` positive pixels, ``[b, 1]`` negative pixels
+        of image ``b``.
 
     Raises:
         ScoreMapError: The masks' shape differs from the maps' or they hold other values.
@@ -48,8 +64,13 @@ def pixel_histograms(maps: np.ndarray, masks: np.ndarray, thresholds: np.ndarray
     index = np.searchsorted(edges, values, side="right") - 1
     index[values == edges[-1]] = bins - 1
     inside = (index >= 0) & (index < bins)
-    rows = [np.bincount(index[inside & (masks == label)], minlength=bins) for label in (1, 0)]
-    return np.stack(rows).astype(np.int64)
+    batch = len(maps)
+    image = np.arange(batch)[:, None, None] * bins
+    rows = [
+        np.bincount((image + index)[inside & (masks == label)], minlength=batch * bins)
+        for label in (1, 0)
+    ]
+    return np.stack(rows).reshape(2, batch, bins).transpose(1, 0, 2).astype(np.int64)
 
 
 def pxap_from_histograms(histograms: np.ndarray) -> float | None:

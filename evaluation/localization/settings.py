@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from evaluation.errors import ConfigurationError
+from evaluation.localization.attribution import DEFAULT_POINTING_TOLERANCE, DEFAULT_TOP_K
 from evaluation.localization.conventions import check_convention
 
 
@@ -27,6 +28,8 @@ class LocalizationSettings:
             MaxBoxAccV2 mean.
         fixed_threshold: The threshold of GT-known / Top-1 / Top-5 Loc, in [0, 1].
         convention: One of :data:`~evaluation.localization.conventions.CONVENTIONS`.
+        pointing_tolerance: Distance in frame pixels of the tolerant pointing game (>= 0).
+        top_k: ``k`` of the top-k intersection (>= 1).
     """
 
     frame_size: tuple[int, int]
@@ -34,6 +37,8 @@ class LocalizationSettings:
     iou_thresholds: list[int]
     fixed_threshold: float
     convention: str
+    pointing_tolerance: int = DEFAULT_POINTING_TOLERANCE
+    top_k: int = DEFAULT_TOP_K
 
     @classmethod
     def checked(
@@ -43,6 +48,8 @@ class LocalizationSettings:
         iou_thresholds: Sequence[int],
         fixed_threshold: float,
         convention: str,
+        pointing_tolerance: int = DEFAULT_POINTING_TOLERANCE,
+        top_k: int = DEFAULT_TOP_K,
     ) -> LocalizationSettings:
         """Validate the accumulator's arguments (``thresholds=None``: 0, 0.01, ..., 0.99).
 
@@ -69,8 +76,14 @@ class LocalizationSettings:
             raise ConfigurationError(f"IoU thresholds repeat: {deltas}")
         if not 0 <= float(fixed_threshold) <= 1:
             raise ConfigurationError(f"fixed_threshold must lie in [0, 1], got {fixed_threshold}")
+        if int(pointing_tolerance) < 0 or int(top_k) < 1:
+            raise ConfigurationError(
+                f"pointing_tolerance must be >= 0 and top_k >= 1, got {pointing_tolerance} and "
+                f"{top_k}"
+            )
         size = (int(frame_size[0]), int(frame_size[1]))
-        return cls(size, grid, deltas, float(fixed_threshold), convention)
+        return cls(size, grid, deltas, float(fixed_threshold), convention,
+                   int(pointing_tolerance), int(top_k))
 
     @property
     def counted_deltas(self) -> list[int]:
@@ -95,6 +108,8 @@ class LocalizationSettings:
             "iou_thresholds": list(self.iou_thresholds),
             "fixed_threshold": self.fixed_threshold,
             "convention": self.convention,
+            "pointing_tolerance": self.pointing_tolerance,
+            "top_k": self.top_k,
         }
 
     def check_compatible(self, config: dict[str, Any], what: str) -> None:

@@ -51,6 +51,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
 
 BUILTIN_MODELS = ("resnet50", "vgg16-gap", "efficientnet-lite0", "small-cnn")
+PRETRAINED_BY_DEFAULT = ("efficientnet-lite0",)
+"""Models that load published weights without ``checkpoint`` or ``weights``; the others start
+from random weights then (see :func:`starts_random`)."""
 
 
 @dataclass(eq=False)
@@ -190,6 +193,15 @@ def available_models() -> list[str]:
 
     names = torchvision.models.list_models(module=torchvision.models)
     return list(BUILTIN_MODELS) + [n for n in names if _torchvision_head(n) is not None]
+
+
+def starts_random(name: str, checkpoint: str | Path | None, weights: str | None) -> bool:
+    """Whether :func:`build_model` would return randomly initialised weights.
+
+    That is the case when neither ``checkpoint`` nor ``weights`` is given to a model outside
+    :data:`PRETRAINED_BY_DEFAULT`.
+    """
+    return checkpoint is None and weights is None and name not in PRETRAINED_BY_DEFAULT
 
 
 def build_model(

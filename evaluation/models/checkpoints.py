@@ -1,13 +1,14 @@
 """Checkpoints into CAM-ready models: a ``wsol-bench train`` file or a raw ``state_dict``.
 
-Files load on the CPU with ``torch.load(weights_only=True)`` (no code runs from a checkpoint).
+Files load on the CPU with ``torch.load(weights_only=True)``: no code runs from a checkpoint, and
+anything that does not unpickle as tensors and containers (a text file, a truncated file, a pickle
+that would import or call something) is a :class:`~evaluation.errors.CheckpointError`.
 A training checkpoint (see :mod:`evaluation.models.training`) names its model and class count,
 which must match; a raw ``state_dict`` may carry DataParallel's ``module.`` prefix.
 """
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 from evaluation.errors import CheckpointError, ConfigurationError
+from evaluation.paths import is_file
 
 if TYPE_CHECKING:
     from evaluation.models.backbones import CamModel
@@ -33,14 +35,17 @@ def load_checkpoint(model: CamModel, path: str | Path) -> None:
     Raises:
         CheckpointError: the file is missing or unreadable with ``weights_only=True``, was
             trained for another model or another class count, or its keys do not fit.
+        PathKindError: the path is a folder.
+        AccessError: this user may not read the file.
     """
     path = Path(path)
-    if not path.is_file():
+    if not is_file(path, "checkpoint"):
         raise CheckpointError(f"checkpoint file {path} does not exist; check --checkpoint")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    except Exception as error:  # an untrusted file fails in many ways (KeyError, struct.error)
+        text = str(error).strip()
+        first = f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
         raise CheckpointError(
             f"{path} cannot be read as a PyTorch checkpoint with weights_only=True ({first}); "
             "pass a file written by `wsol-bench train` or a torch.save(state_dict) file"

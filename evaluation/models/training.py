@@ -39,10 +39,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
+from evaluation.datasets.worker_errors import CarryErrors, CollateCarryingErrors, raise_failures
 from evaluation.errors import CheckpointError, ConfigurationError, WSOLError
 from evaluation.io import atomic_write_bytes, atomic_write_text
+from evaluation.progress import Progress
 from infocam_captum.information import PCSoftmaxCrossEntropyLoss, label_priors
 
 __all__ = [
@@ -220,7 +221,7 @@ def train(
     val_data: Dataset | None = None,
     *,
     class_ids: Sequence[str] | None = None,
-    progress: bool | None = None,
+    progress: bool = True,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> Path:
     """Fine-tune ``model.module`` in place; return the path of the last checkpoint.
@@ -244,7 +245,8 @@ def train(
         val_data: Optional held-out samples (same format): top-1 accuracy and loss per epoch.
         class_ids: Class identifiers stored in the checkpoint; default ``train_data.index.
             class_ids`` when the dataset has a :class:`~evaluation.datasets.DatasetIndex`.
-        progress: Show a tqdm bar per epoch (``None``: only on a terminal).
+        progress: Show each epoch's progress on stderr (a bar on a terminal, a line every 30 s
+            otherwise; :mod:`evaluation.progress`).
         on_epoch: Called with each epoch's metrics dict after its checkpoint is written.
 
     Returns:
@@ -253,7 +255,8 @@ def train(
     Raises:
         ConfigurationError: The folder holds a run and ``resume`` is false; labels out of range.
         CheckpointError: ``checkpoint-last.pt`` does not belong to this model or these options.
-        WSOLError: The loss became non-finite (training diverged).
+        WSOLError: The loss became non-finite (training diverged), or a sample could not be
+            read (the dataset's own error, also from DataLoader worker processes).
     """
     output = Path(output_dir)
     last_path = output / CHECKPOINT_LAST
@@ -298,7 +301,7 @@ class _Session:
     device: torch.device
     use_amp: bool
     num_classes: int
-    progress: bool | None
+    progress: bool
 
 
 def _open_session(
@@ -307,7 +310,7 @@ def _open_session(
     val_data: Dataset | None,
     options: TrainOptions,
     device: str | torch.device | None,
-    progress: bool | None,
+    progress: bool,
 ) -> _Session:
     """Put the model on the device, check the labels, build the loss, optimiser and scheduler.
 
@@ -467,13 +470,17 @@ def _collate(samples: list[dict[str, Any]]) -> tuple[Tensor, Tensor]:
 def _loader(
     data: Dataset, options: TrainOptions, device: torch.device, seed: int | None
 ) -> DataLoader:
-    """Batches of ``data``: shuffled with a generator seeded by ``seed``, or in order (``None``)."""
+    """Batches of ``data``: shuffled with a generator seeded by ``seed``, or in order (``None``).
+
+    Iterate it through :func:`raise_failures`: a sample's ``WSOLError`` arrives as a value.
+    """
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     # A last batch of one image cannot train BatchNorm: drop it (and only it).
     drop_last = seed is not None and len(data) % options.batch_size == 1 and len(data) > 1
     return DataLoader(
-        data, batch_size=options.batch_size, shuffle=seed is not None, generator=generator,
-        num_workers=options.num_workers, collate_fn=_collate, pin_memory=device.type == "cuda",
+        CarryErrors(data), batch_size=options.batch_size, shuffle=seed is not None,
+        generator=generator, num_workers=options.num_workers,
+        collate_fn=CollateCarryingErrors(_collate), pin_memory=device.type == "cuda",
         drop_last=drop_last, worker_init_fn=_seed_worker if options.num_workers else None,
     )
 
@@ -487,13 +494,12 @@ def _train_epoch(session: _Session, data: Dataset, epoch: int) -> dict[str, floa
     correct = torch.zeros((), dtype=torch.long, device=device)
     seen = 0
     started = time.perf_counter()
-    bar = tqdm(
-        total=len(data) - (1 if loader.drop_last else 0), unit="img",
-        desc=f"epoch {epoch}/{options.epochs}", leave=False,
-        disable=None if session.progress is None else not session.progress,
+    bar = Progress(
+        len(data) - (1 if loader.drop_last else 0), f"train epoch {epoch}/{options.epochs}",
+        "images", "img", enabled=session.progress, transient=True,
     )
     with bar:
-        for step, (images, labels) in enumerate(loader):
+        for step, (images, labels) in enumerate(raise_failures(loader)):
             _check_labels(labels, session.num_classes, "training")
             images = images.to(device, non_blocking=True)
             labels = labels.to(device, non_blocking=True)
@@ -510,7 +516,7 @@ def _train_epoch(session: _Session, data: Dataset, epoch: int) -> dict[str, floa
             seen += batch
             bar.update(batch)
             if step % 20 == 0:
-                bar.set_postfix(loss=f"{loss.item():.3f}")
+                bar.set_postfix(f"loss {loss.item():.3f}")
     elapsed = time.perf_counter() - started
     return {
         "loss": float(loss_sum) / max(seen, 1),
@@ -528,7 +534,7 @@ def _validate(session: _Session, data: Dataset) -> dict[str, float]:
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     seen = 0
-    for images, labels in _loader(data, session.options, device, None):
+    for images, labels in raise_failures(_loader(data, session.options, device, None)):
         _check_labels(labels, session.num_classes, "validation")
         images = images.to(device, non_blocking=True)
         labels = labels.to(device, non_blocking=True)

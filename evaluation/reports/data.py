@@ -2,9 +2,10 @@
 
 :func:`load_results` reads ``RUN_DIR/results.json`` (written by ``wsol-bench evaluate``) and checks
 every field the reports read; :func:`load_gallery` reads ``RUN_DIR/gallery.npz``. A table is a list
-of rows (:func:`method_rows`, one per method) and a list of :class:`Column`; :func:`best_rows`
-marks the best value of a column. The prose (how to read a report, protocol notes) lives here too,
-so that the Markdown and the HTML reports say the same thing.
+of rows (:func:`method_rows`, one per method, with each value's 95% interval) and a list of
+:class:`Column`; which values are marked best is :mod:`evaluation.reports.significance`'s call.
+The prose (how to read a report, protocol notes, the settings that change the numbers) lives here
+too, so that the Markdown and the HTML reports say the same thing.
 
 Fields read from ``results.json`` (schema version 1): ``dataset`` (``name``, ``split``,
 ``num_images``, ``num_classes``), ``model`` (``name``, ``checkpoint``), ``protocol`` (``name``,
@@ -15,7 +16,8 @@ Fields read from ``results.json`` (schema version 1): ``dataset`` (``name``, ``s
 ``best_threshold``, ``maxboxacc_v2``, ``boxacc_v2_by_iou``, ``best_threshold_by_iou``,
 ``fixed_threshold``, ``gt_known_loc``, ``top1_loc``, ``top5_loc``, ``gt_known_loc_best``,
 ``top1_loc_best``, ``top5_loc_best``, ``best_threshold_loc``, ``top1_cls``, ``pxap``,
-``num_nonfinite_maps``, ``num_constant_maps``) plus ``images_per_second``. Only the first seven
+``num_nonfinite_maps``, ``num_constant_maps``, the attribution metrics, ``intervals``) plus
+``images_per_second``. Only the first seven
 method fields and the sections' names are required; a missing optional value shows as ``–``.
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +34,15 @@ from typing import Any
 import numpy as np
 
 from evaluation.errors import ConfigurationError, DataFormatError, MissingFilesError
+from evaluation.paths import is_file, is_folder
 from evaluation.reports.figures import method_label
 from evaluation.runs.schema import GALLERY_FILE, GALLERY_KEYS, RESULTS_FILE, SCHEMA_VERSION
 
 __all__ = [
+    "ATTRIBUTION_COLUMNS",
     "Column",
     "RunGroup",
-    "best_rows",
+    "attribution_columns",
     "best_tau_table",
     "columns_for",
     "comparability_warning",
@@ -53,6 +58,7 @@ __all__ = [
     "method_rows",
     "metric_paragraphs",
     "run_labels",
+    "settings_facts",
     "v2_ious",
 ]
 
@@ -71,17 +77,19 @@ def load_results(run_dir: str | Path) -> dict[str, Any]:
         The parsed results.
 
     Raises:
-        ConfigurationError: ``run_dir`` is not a folder or holds no ``results.json``.
+        ConfigurationError: ``run_dir`` does not exist or holds no ``results.json``.
+        PathKindError: ``run_dir`` is a file, or ``results.json`` a folder.
+        AccessError: This user may not read them.
         DataFormatError: The file is not JSON, has another schema version or lacks a field the
             report needs (the message names the field).
     """
     run = Path(run_dir)
-    if not run.is_dir():
+    if not is_folder(run, "run folder"):
         raise ConfigurationError(
             f"run folder {run} does not exist; pass the --output folder of `wsol-bench evaluate`"
         )
     path = run / RESULTS_FILE
-    if not path.is_file():
+    if not is_file(path, "results of `wsol-bench evaluate`"):
         raise ConfigurationError(
             f"{run} holds no {RESULTS_FILE}: it is not a finished `wsol-bench evaluate` run "
             "(an interrupted run finishes when its command is started again)"
@@ -166,21 +174,32 @@ def load_gallery(run_dir: str | Path, results: Mapping[str, Any]) -> dict[str, n
 
     Raises:
         MissingFilesError: The file named in the results is absent.
-        DataFormatError: The file is not an ``.npz`` archive, lacks a key or has shapes that do
-            not fit together.
+        PathKindError: It is a folder.
+        AccessError: This user may not read it.
+        DataFormatError: The file is not an ``.npz`` archive (truncated, corrupt), lacks a key or
+            has shapes that do not fit together; the message says how to write it again.
     """
     entry = results.get("gallery")
     if not entry:
         return None
     name = entry.get("file", GALLERY_FILE) if isinstance(entry, dict) else GALLERY_FILE
     path = Path(run_dir) / name
-    if not path.is_file():
+    if not is_file(path, "gallery file"):
         raise MissingFilesError("gallery file", [name], run_dir)
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with loaded as archive:
             arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as error:
-        raise DataFormatError(path, None, f"not a readable .npz archive ({error})") from error
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise DataFormatError(
+            path,
+            None,
+            f"not a readable .npz archive ({reason}); delete it and {RESULTS_FILE} and run the "
+            "same `wsol-bench evaluate` command again: it writes both anew from the saved state",
+        ) from error
     missing = [key for key in GALLERY_KEYS if key not in arrays]
     if missing:
         raise DataFormatError(path, None, f"lacks the arrays {', '.join(missing)}")
@@ -228,17 +247,22 @@ class Column:
 
     @property
     def ranked(self) -> bool:
-        """Whether the best (highest) value of the column is marked."""
-        return self.kind in ("pct", "rate")
+        """Whether a best value may be marked: percentages only (never speed or thresholds)."""
+        return self.kind == "pct"
 
-    def format(self, value: Any) -> str:
-        """The cell text of ``value`` (``–`` when missing)."""
+    def format(self, value: Any, interval: Sequence[float] | None = None) -> str:
+        """The cell text of ``value`` (``–`` if missing); ``57.3 [55.1, 59.4]`` with an interval."""
         if self.kind == "taus":
             parts = [_MISSING if v is None else f"{v:.2f}" for v in value]
             return " / ".join(parts) if any(v is not None for v in value) else _MISSING
         if value is None:
             return _MISSING
-        return f"{value:.2f}" if self.kind == "tau" else f"{value:.1f}"
+        if self.kind == "tau":
+            return f"{value:.2f}"
+        text = f"{value:.1f}"
+        if interval is not None:
+            text += f" [{interval[0]:.1f}, {interval[1]:.1f}]"
+        return text
 
 
 def fixed_threshold(results: Mapping[str, Any]) -> float | None:
@@ -308,24 +332,53 @@ def method_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "top5_loc_best", "best_threshold_loc", "num_nonfinite_maps"):
             row[key] = metrics.get(key)
         row.update({f"v2_{iou}": v2.get(iou) for iou in ious})
+        row.update({key: metrics.get(key) for key, _ in ATTRIBUTION_COLUMNS})
+        row["intervals"] = _row_intervals(metrics, ious)
         rows.append(row)
     return rows
 
 
-def best_rows(rows: Sequence[Mapping[str, Any]], column: Column) -> set[int]:
-    """Indices of the rows holding the column's best displayed value.
+def _row_intervals(metrics: Mapping[str, Any], ious: Sequence[str]) -> dict[str, list[float]]:
+    """Column key -> ``[low, high]`` of a method's values (only where results hold one)."""
+    intervals = metrics.get("intervals") or {}
+    found = {key: value for key, value in intervals.items()
+             if isinstance(value, list) and len(value) == 2}
+    parts = intervals.get("boxacc_v2_by_iou") or {}
+    found.update({f"v2_{iou}": parts[iou] for iou in ious if parts.get(iou)})
+    if found.get("top1_cls") is None and metrics.get("top1_cls") is None:
+        found.pop("top1_cls", None)
+    return found
 
-    Values compare as displayed (rounded to one decimal), so equal-looking cells are marked
-    together; nothing is marked when fewer than two distinct values are shown.
-    """
-    if not column.ranked:
-        return set()
-    shown = {i: round(float(r[column.key]), 1) for i, r in enumerate(rows)
-             if r.get(column.key) is not None}
-    if len(set(shown.values())) < 2:
-        return set()
-    best = max(shown.values())
-    return {i for i, value in shown.items() if value == best}
+
+ATTRIBUTION_COLUMNS = (
+    ("pointing_game", "Pointing game"),
+    ("pointing_game_tolerant", "± tolerance"),
+    ("energy_pointing_game", "Energy PG"),
+    ("relevance_mass_accuracy", "Rel. mass"),
+    ("relevance_rank_accuracy", "Rel. rank"),
+    ("top_k_intersection", "Top-k ∩"),
+    ("auc", "AUC"),
+)
+"""(key, title) of the per-image attribution metrics' columns."""
+
+
+def attribution_columns(
+    results: Sequence[Mapping[str, Any]] | Mapping[str, Any],
+) -> list[Column]:
+    """The attribution metrics' columns (``[]`` when no method of the runs has them)."""
+    runs = [results] if isinstance(results, Mapping) else list(results)
+    present = [
+        (key, title) for key, title in ATTRIBUTION_COLUMNS
+        if any(m.get(key) is not None for run in runs for m in run["methods"].values())
+    ]
+    first = next(iter(runs[0]["methods"].values()))
+    tolerance, top_k = first.get("pointing_tolerance"), first.get("top_k")
+    titles = {
+        "pointing_game_tolerant": f"PG ≤{tolerance} px" if tolerance is not None else "PG tol.",
+        "top_k_intersection": f"Top-{top_k} ∩" if top_k is not None else "Top-k ∩",
+    }
+    return [Column(key, titles.get(key, title), "Attribution (per image, mean)", "pct")
+            for key, title in present]
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -346,8 +399,14 @@ def describe_dataset(results: Mapping[str, Any]) -> str:
 
 
 def describe_model(results: Mapping[str, Any]) -> str:
-    """``"<name> (checkpoint <path>)"``, ``"<name> (weights <name>)"`` or just the name."""
+    """``"<name> (checkpoint <path>)"``, ``"<name> (weights <name>)"`` or just the name.
+
+    A run of randomly initialised weights (``model.random_init``) is
+    ``"<name> (RANDOM INITIALISATION: a smoke test, the numbers mean nothing)"``.
+    """
     model = results["model"]
+    if model.get("random_init"):
+        return f"{model['name']} (RANDOM INITIALISATION: a smoke test, the numbers mean nothing)"
     if model.get("checkpoint"):
         return f"{model['name']} (checkpoint {model['checkpoint']})"
     if model.get("weights"):
@@ -370,6 +429,31 @@ def describe_protocol(results: Mapping[str, Any]) -> str:
         parts.append(f"padding {protocol['padding']}")
     detail = f" ({', '.join(parts)})" if parts else ""
     return f"{protocol['name']}{detail}"
+
+
+def settings_facts(results: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(title, text) of each setting of the run that changes the numbers, for the summary cards.
+
+    ``--limit`` (a subset of the split), ``--class-map`` (an ImageNet-1k head on the dataset's
+    classes), the model's initialisation when it is random, and ``--window``, ``--padding`` or
+    ``--image-size`` given instead of the protocol's defaults.
+    """
+    config = results.get("config") or {}
+    facts = []
+    if config.get("limit") is not None:
+        count = results["dataset"].get("num_images")
+        facts.append(("Subset (--limit)", f"the first {count} images of the split"))
+    if config.get("class_map"):
+        facts.append(("Class map", f"{config['class_map']}: the model's own head, restricted to "
+                                   "the dataset's classes"))
+    initialisation = (results.get("model") or {}).get("initialisation")
+    if initialisation and initialisation.startswith("random"):
+        facts.append(("Weights", f"{initialisation}: an untrained model"))
+    overrides = [f"--{key.replace('_', '-')} {config[key]}"
+                 for key in ("window", "padding", "image_size") if config.get(key) is not None]
+    if overrides:
+        facts.append(("Protocol overrides", ", ".join(overrides)))
+    return facts
 
 
 _PROTOCOL_NOTES = {
@@ -395,9 +479,22 @@ def metric_paragraphs(tau: float | None, ious: Sequence[str], over: str) -> list
         f"MaxBoxAccV2 averages the best BoxAcc of the V2 boxes at IoU ≥ {', '.join(ious)}% "
         f"(each at its own best τ, listed under τ V2). They do not depend on a threshold "
         f"choice, which makes them the fairer comparison between methods.",
-        f"Numbers are percentages over {over}; the best value of each column is marked. "
-        f"img/s is the evaluation throughput of each method (one forward pass serves CAM, "
-        f"infoCAM and infoCAM+; Grad-CAM adds a backward pass).",
+        f"Numbers are percentages over {over}, each with its 95% interval in brackets (a "
+        f"percentile bootstrap over the images; MaxBoxAcc and the other best-threshold metrics "
+        f"re-select their threshold in every resample, so their interval carries the "
+        f"selection's optimism and can lie above the value itself). A value is marked best "
+        f"only when no "
+        f"other method is significantly better and it is significantly better than at least "
+        f"one (paired bootstrap over the same images; McNemar's exact test for the "
+        f"fixed-threshold hit rates); speed is never marked. img/s is the evaluation "
+        f"throughput of each method (one forward pass serves CAM, infoCAM and infoCAM+; "
+        f"Grad-CAM adds a backward pass).",
+        "The attribution metrics score the raw map (upsampled to the frame, not normalised) "
+        "against the ground-truth boxes (or masks) per image, as Quantus defines them: the "
+        "pointing game (the map's maximum inside a box; with a tolerance, within that many "
+        "pixels, as TorchRay), the energy-based pointing game (share of positive attribution "
+        "inside), relevance mass and rank accuracy (Arras et al.), the top-k intersection and "
+        "the AUC of the map against the box mask; each is a mean over the images in %.",
     ]
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "PRED_COLOR",
     "bar_chart_svg",
     "curves_svg",
+    "identical_curves",
     "method_color",
     "method_label",
     "panel_uri",
@@ -75,11 +76,49 @@ def _style(axis: Any) -> None:
     axis.tick_params(labelsize=9, colors="#3e4c59")
 
 
+COINCIDENT_POINTS = 0.5
+"""Curves closer than this (percentage points) everywhere are drawn on top of each other."""
+
+
+def identical_curves(methods: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[str, float]]:
+    """Method -> (the earlier method whose curves it covers, their largest gap in points).
+
+    Two methods' curves coincide when they have the same thresholds and every (kind, IoU)
+    curve differs by at most :data:`COINCIDENT_POINTS` at every threshold: drawn later, the one
+    would hide the other. (CAM and Grad-CAM do, for a GAP + Linear head: their maps are equal up
+    to a positive factor and float rounding, which moves a rare image across a threshold.)
+    """
+    names = list(methods)
+    found: dict[str, tuple[str, float]] = {}
+    for k, name in enumerate(names):
+        for earlier in names[:k]:
+            gap = _largest_gap(methods[name], methods[earlier])
+            if earlier not in found and gap is not None and gap <= COINCIDENT_POINTS:
+                found[name] = (earlier, gap)
+                break
+    return found
+
+
+def _largest_gap(first: Mapping[str, Any], second: Mapping[str, Any]) -> float | None:
+    """The largest difference between two methods' curves (``None``: not the same curves)."""
+    if first["thresholds"] != second["thresholds"]:
+        return None
+    gaps = [0.0]
+    for kind in ("v1", "v2"):
+        mine, theirs = first["curves"].get(kind, {}), second["curves"].get(kind, {})
+        if set(mine) != set(theirs):
+            return None
+        gaps += [float(np.max(np.abs(np.subtract(mine[iou], theirs[iou])))) for iou in mine]
+    return max(gaps)
+
+
 def curves_svg(methods: Mapping[str, Mapping[str, Any]]) -> str:
     """BoxAcc (%) against the threshold tau for every method, one panel per box kind and IoU.
 
     One row of panels for V1 (the largest box) and one for V2 (every box), one panel per IoU
-    threshold; a dot marks each curve's maximum.
+    threshold; a dot marks each curve's maximum and a shaded band its pointwise 95% interval
+    (where the results hold ``intervals.curves``). A method whose curves coincide with an earlier
+    method's (:func:`identical_curves`) is drawn dashed on top of it and labelled so.
 
     Args:
         methods: Method name -> ``LocalizationAccumulator.compute()`` dict (``thresholds`` and
@@ -103,6 +142,7 @@ def curves_svg(methods: Mapping[str, Mapping[str, Any]]) -> str:
               for col, iou in enumerate(ious[kind])]
     first_column = {id(axes[row, 0]) for row in range(len(kinds))}
     order = list(methods)
+    repeats = identical_curves(methods)
     for axis, kind, iou in panels:
         _style(axis)
         for name, metrics in methods.items():
@@ -112,7 +152,16 @@ def curves_svg(methods: Mapping[str, Mapping[str, Any]]) -> str:
             taus = np.asarray(metrics["thresholds"], dtype=float)
             values = np.asarray(curve, dtype=float)
             color = method_color(name, order)
-            axis.plot(taus, values, color=color, linewidth=1.8, label=method_label(name))
+            band = ((metrics.get("intervals") or {}).get("curves") or {}).get(kind, {}).get(iou)
+            if band and name not in repeats:
+                axis.fill_between(taus, band["low"], band["high"], color=color, alpha=0.15,
+                                  linewidth=0)
+            label = method_label(name)
+            style = "-"
+            if name in repeats:
+                label = f"{label} (on {method_label(repeats[name][0])}'s curve)"
+                style = (0, (4, 3))
+            axis.plot(taus, values, color=color, linewidth=1.8, label=label, linestyle=style)
             best = int(np.argmax(values))
             axis.plot(taus[best], values[best], "o", color=color, markersize=5)
         title = "largest box (V1)" if kind == "v1" else "all boxes (V2)"
@@ -133,7 +182,11 @@ def curves_svg(methods: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def bar_chart_svg(
-    labels: Sequence[str], values: Sequence[float | None], colors: Sequence[str], title: str
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    colors: Sequence[str],
+    title: str,
+    intervals: Sequence[Sequence[float] | None] | None = None,
 ) -> str:
     """A horizontal bar chart (values in %, missing values left out), labelled at each bar.
 
@@ -142,6 +195,7 @@ def bar_chart_svg(
         values: Bar lengths in percent; ``None`` draws no bar.
         colors: One colour per bar.
         title: Chart title.
+        intervals: Optional ``[low, high]`` per bar, drawn as error bars (``None``: none).
 
     Returns:
         ``<svg>`` markup.
@@ -155,11 +209,22 @@ def bar_chart_svg(
     positions = np.arange(len(labels))[::-1]
     lengths = [0.0 if v is None else float(v) for v in values]
     axis.barh(positions, lengths, color=list(colors), height=0.7)
-    for y, value in zip(positions, values, strict=True):
+    ends = [None] * len(values) if intervals is None else list(intervals)
+    for y, value, bounds in zip(positions, values, ends, strict=True):
         text = "–" if value is None else f"{value:.1f}"
-        axis.text((value or 0.0) + 1.0, y, text, va="center", fontsize=8, color="#1f2933")
+        right = value or 0.0
+        if bounds is not None and value is not None:
+            # the interval as drawn; it need not contain the value (a best-threshold maximum
+            # is biased upwards in resamples)
+            axis.plot(bounds, [y, y], color="#1f2933", linewidth=1.0)
+            axis.plot([bounds[0]] * 2 + [np.nan] + [bounds[1]] * 2,
+                      [y - 0.2, y + 0.2, np.nan, y - 0.2, y + 0.2], color="#1f2933",
+                      linewidth=1.0)
+            text += f" [{bounds[0]:.1f}, {bounds[1]:.1f}]"
+            right = bounds[1]
+        axis.text(right + 1.0, y, text, va="center", fontsize=8, color="#1f2933")
     axis.set_yticks(positions, labels, fontsize=8)
-    axis.set_xlim(0, 108)
+    axis.set_xlim(0, 125)
     axis.set_title(title, fontsize=10, color="#1f2933", loc="left")
     figure.tight_layout()
     return _svg(figure)

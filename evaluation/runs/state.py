@@ -4,6 +4,7 @@ Layout of a run directory (the finished files are described in :mod:`evaluation.
 
     RUN_DIR/results.json            the finished run (written last, atomically)
     RUN_DIR/gallery.npz             the gallery (written just before results.json)
+    RUN_DIR/records.npz             the per-image records (for intervals and paired tests)
     RUN_DIR/state/rank<r>-of-<w>.pt  one state file per process, saved atomically every N
                                     batches and at the end of the rank's shard
 
@@ -36,8 +37,8 @@ from typing import Any
 import torch
 
 from evaluation.errors import ConfigurationError
-from evaluation.io import atomic_save
-from evaluation.runs.schema import GALLERY_FILE, REPORT_FILES, RESULTS_FILE
+from evaluation.io import atomic_save, remove_stale_temporaries
+from evaluation.runs.schema import GALLERY_FILE, RECORDS_FILE, REPORT_FILES, RESULTS_FILE
 
 STATE_DIR = "state"
 IOU_SCALE = 10_000
@@ -158,9 +159,19 @@ def check_run_dir(run_dir: Path, identity: dict[str, Any]) -> None:
             )
 
 
+def remove_temporaries(run_dir: Path) -> None:
+    """Delete the hidden temporary files of the run's atomic writes (left by a killed process).
+
+    Call it only while holding the run folder's lock: no live process is writing them then.
+    """
+    remove_stale_temporaries(run_dir, (RESULTS_FILE, GALLERY_FILE, RECORDS_FILE, *REPORT_FILES))
+    remove_stale_temporaries(run_dir / STATE_DIR, ("rank*-of-*.pt",))
+
+
 def clear_run_dir(run_dir: Path) -> None:
-    """Delete the files a run writes (results, gallery, reports, state); nothing else."""
-    for name in (RESULTS_FILE, GALLERY_FILE, *REPORT_FILES):
+    """Delete the files a run writes (results, gallery, records, reports, state, temporaries)."""
+    remove_temporaries(run_dir)
+    for name in (RESULTS_FILE, GALLERY_FILE, RECORDS_FILE, *REPORT_FILES):
         (run_dir / name).unlink(missing_ok=True)
     state_dir = run_dir / STATE_DIR
     if state_dir.is_dir():

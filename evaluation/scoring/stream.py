@@ -1,12 +1,15 @@
-"""Saved maps to quantised frame levels, chunk by chunk on a thread pool, in order, bounded.
+"""Saved maps to quantised frame levels and per-image values, chunk by chunk on a thread pool.
 
-Each task takes :data:`CHUNK` records and, per map: reads it (:func:`~evaluation.scoring.maps.
-load_score_map`), moves it into the frame the reference's way (float64,
-``cv2.resize(INTER_CUBIC)``: :func:`evaluation.localization.frame.to_frame`), quantises it
-(:func:`evaluation.localization.levels.quantize_frame_maps`) and, when PxAP is measured, adds the
-histograms of its normalised scores over its label mask (:func:`evaluation.datasets.masks.
-frame_label_mask`, :func:`evaluation.localization.pxap.pixel_histograms`). ``np.load``, OpenCV and
-the compiled quantiser release the GIL, so threads run maps in parallel. :func:`stream_levels`
+Each task takes :data:`CHUNK` records and, per map: reads it
+(:func:`~evaluation.datasets.score_maps.read_score_map`), moves it into the frame the reference's
+way (float64, ``cv2.resize(INTER_CUBIC)``: :func:`evaluation.localization.frame.to_frame`),
+quantises it (:func:`evaluation.localization.levels.quantize_frame_maps`), scores the raw frame
+map against its ground-truth region (:func:`evaluation.localization.attribution.
+attribution_metrics`: the union of its frame boxes, :func:`~evaluation.scoring.boxes.frame_boxes`,
+or its foreground mask) and, when PxAP is measured, histograms its normalised scores over its
+label mask (:func:`evaluation.datasets.masks.frame_label_mask`,
+:func:`evaluation.localization.pxap.image_pixel_histograms`). ``np.load``, OpenCV, numpy's sorts
+and the compiled quantiser release the GIL, so threads run maps in parallel. :func:`stream_levels`
 keeps at most ``in_flight`` chunks submitted and yields them in record order: memory holds
 ``in_flight`` chunks of uint8 levels (``64 x 224 x 224`` bytes each), whatever the number of maps.
 
@@ -27,11 +30,19 @@ import numpy as np
 
 from evaluation.datasets.masks import frame_label_mask
 from evaluation.datasets.records import ImageRecord
+from evaluation.datasets.score_maps import map_path, read_score_map
 from evaluation.datasets.transforms import Geometry
+from evaluation.localization.attribution import (
+    DEFAULT_POINTING_TOLERANCE,
+    DEFAULT_TOP_K,
+    attribution_metrics,
+    region_masks,
+)
 from evaluation.localization.frame import nonfinite, normalize_frame_map, to_frame
 from evaluation.localization.levels import QuantizedMaps, quantize_frame_maps
-from evaluation.localization.pxap import histogram_edges, pixel_histograms
-from evaluation.scoring.maps import load_score_map, map_path
+from evaluation.localization.pxap import histogram_edges, image_pixel_histograms
+from evaluation.scoring.boxes import frame_boxes
+from evaluation.statistics.records import ATTRIBUTION_METRICS
 
 CHUNK = 64
 """Maps per task."""
@@ -42,18 +53,28 @@ class FrameRules:
     """What every map of a run goes through.
 
     Attributes:
-        frame_size: ``(H, W)`` of the evaluation frame.
+        geometry: The evaluation frame and how boxes and masks map into it.
         convention: The box convention (its quantisation).
         thresholds: ``(T,)`` float64 grid, the PxAP histogram edges' start.
-        mask_geometry: The frame geometry of the masks, or ``None``: no PxAP.
+        pointing_tolerance: Distance in frame pixels of the tolerant pointing game.
+        top_k: ``k`` of the top-k intersection.
+        masks: Measure PxAP against each record's masks (which are then the attribution
+            metrics' region too); ``False``: no PxAP, the region is the union of the boxes.
         mask_rule: The grey threshold of the masks (:mod:`evaluation.datasets.masks`).
     """
 
-    frame_size: tuple[int, int]
+    geometry: Geometry
     convention: str
     thresholds: np.ndarray
-    mask_geometry: Geometry | None = None
+    pointing_tolerance: int = DEFAULT_POINTING_TOLERANCE
+    top_k: int = DEFAULT_TOP_K
+    masks: bool = False
     mask_rule: str = "positive"
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """``(H, W)`` of the evaluation frame."""
+        return self.geometry.frame_size
 
 
 @dataclass(frozen=True)
@@ -63,45 +84,60 @@ class LevelChunk:
     Attributes:
         start: Position of the first record.
         quantized: Their ``(n, H, W)`` levels and zeroing flags.
-        histograms: Their pooled ``(2, T + 2)`` PxAP histograms, or ``None`` without masks.
+        boxes: ``(n, G, 4)`` float64 ground-truth boxes in the frame, NaN padding.
+        attribution: ``(n, A)`` float64 attribution metrics, NaN where undefined.
+        histograms: Their ``(n, 2, T + 2)`` PxAP histograms, or ``None`` without masks.
     """
 
     start: int
     quantized: QuantizedMaps
+    boxes: np.ndarray
+    attribution: np.ndarray
     histograms: np.ndarray | None
 
 
 def chunk_levels(
     start: int, records: Sequence[ImageRecord], scoremaps: Path, rules: FrameRules
 ) -> LevelChunk:
-    """Read, frame and quantise the maps of ``records`` (and histogram them for PxAP).
+    """Read, frame, quantise and score the maps of ``records`` (and histogram them for PxAP).
 
     Raises:
-        ScoreMapError: A map is unreadable or not a 2-D real array.
+        ScoreMapError: A map is unreadable or no score map.
+        AccessError: This user may not read a map or a mask.
         DataFormatError: A mask cannot be read or has another size than its image.
     """
     count = len(records)
     levels = np.empty((count, *rules.frame_size), dtype=np.uint8)
     flags = np.zeros((2, count), dtype=bool)
+    boxes = frame_boxes(records, rules.geometry)
+    attribution = np.empty((count, len(ATTRIBUTION_METRICS)))
     histograms = None
-    if rules.mask_geometry is not None:
-        histograms = np.zeros((2, len(histogram_edges(rules.thresholds)) - 1), dtype=np.int64)
+    if rules.masks:
+        bins = len(histogram_edges(rules.thresholds)) - 1
+        histograms = np.zeros((count, 2, bins), dtype=np.int64)
     for i, record in enumerate(records):
-        raw = load_score_map(map_path(scoremaps, record.image_id))
+        raw = read_score_map(map_path(scoremaps, record.image_id))
         framed = to_frame(raw, rules.frame_size)
         hidden = raw.shape != framed.shape and nonfinite(raw)
-        one = quantize_frame_maps((np.zeros_like(framed) if hidden else framed)[None],
-                                  rules.convention)
+        if hidden:
+            framed = np.zeros(framed.shape)
+        one = quantize_frame_maps(framed[None], rules.convention)
         levels[i] = one.levels[0]
         flags[:, i] = (one.nonfinite[0] or hidden, one.constant[0] and not hidden)
+        labels = None
         if histograms is not None and record.mask_paths:
-            scores = np.zeros(framed.shape) if hidden else normalize_frame_map(framed)
             labels = frame_label_mask(
-                record.mask_paths, record.ignore_path, rules.mask_geometry, rules.mask_rule,
+                record.mask_paths, record.ignore_path, rules.geometry, rules.mask_rule,
                 record.size,
-            )
-            histograms += pixel_histograms(scores[None], labels[None], rules.thresholds)
-    return LevelChunk(start, QuantizedMaps(levels, flags[0], flags[1]), histograms)
+            )[None]
+            scores = normalize_frame_map(framed)[None]
+            histograms[i] = image_pixel_histograms(scores, labels, rules.thresholds)[0]
+        region = region_masks(boxes[i : i + 1], rules.frame_size, labels)
+        attribution[i] = attribution_metrics(
+            framed[None], region, rules.pointing_tolerance, rules.top_k
+        )[0]
+    quantized = QuantizedMaps(levels, flags[0], flags[1])
+    return LevelChunk(start, quantized, boxes, attribution, histograms)
 
 
 def stream_levels(

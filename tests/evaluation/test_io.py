@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from evaluation.io import atomic_open, atomic_save, atomic_write_json, atomic_write_text
+from evaluation.io import (
+    atomic_open,
+    atomic_save,
+    atomic_write_json,
+    atomic_write_text,
+    default_folder_mode,
+    remove_stale_temporaries,
+)
 
 
 def test_text_and_json_round_trip(tmp_path: Path) -> None:
@@ -52,3 +60,32 @@ def test_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
     finally:
         os.umask(umask)
     assert (tmp_path / "g.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_stale_temporaries_of_the_named_files_are_removed(tmp_path: Path) -> None:
+    for name in (".results.json.k3j2.tmp", ".rank0-of-2.pt.x1.tmp", ".notes.txt.a.tmp",
+                 "results.json", ".results.json"):
+        (tmp_path / name).write_text("x")
+    removed = remove_stale_temporaries(tmp_path, ("results.json", "rank*-of-*.pt"))
+    assert sorted(p.name for p in removed) == [".rank0-of-2.pt.x1.tmp", ".results.json.k3j2.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".notes.txt.a.tmp", ".results.json", "results.json"
+    ]
+    assert remove_stale_temporaries(tmp_path / "absent", ("results.json",)) == []
+
+
+def test_the_pattern_matches_the_temporaries_of_atomic_writes(tmp_path: Path) -> None:
+    # what SIGKILL mid-write leaves behind: the temporary of a write that never finished
+    with pytest.raises(FileNotFoundError), atomic_open(tmp_path / "results.json") as handle:
+        handle.write("partial")
+        (temporary,) = tmp_path.iterdir()
+        assert remove_stale_temporaries(tmp_path, ("results.json",)) == [temporary]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_new_folders_get_the_umask_mode() -> None:
+    umask = os.umask(0o027)
+    try:
+        assert default_folder_mode() == 0o750
+    finally:
+        os.umask(umask)

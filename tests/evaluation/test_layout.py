@@ -38,8 +38,11 @@ FORBIDDEN = {
          "evaluation.cli", "torch"),
         (),
     ),
+    "evaluation.statistics": (("evaluation.",), ("evaluation.errors", "evaluation.statistics")),
     "evaluation.errors": (("evaluation.",), ()),
     "evaluation.io": (("evaluation.",), ()),
+    "evaluation.paths": (("evaluation.",), ("evaluation.errors",)),
+    "evaluation.progress": (("evaluation.",), ()),
     "infocam_captum": (("evaluation",), ()),
 }
 

@@ -121,9 +121,15 @@ def edit(path: Path, old: str, new: str) -> None:
         ("train_test_split.txt", "2 1", "2 2", "split.txt:2", "must be 0 or 1"),
         ("bounding_boxes.txt", "5.0 6.0", "5.0 six", "boxes.txt:1", "y must be a number"),
         ("bounding_boxes.txt", "5.0 6.0 10.0", "5.0 6.0", "boxes.txt:1", "expected 5 fields"),
-        ("bounding_boxes.txt", "10.0 8.0", "-1.0 8.0", "boxes.txt:1", "negative width"),
+        ("bounding_boxes.txt", "10.0 8.0", "-1.0 8.0", "boxes.txt:1", "must be positive"),
+        ("bounding_boxes.txt", "10.0 8.0", "0.0 8.0", "boxes.txt:1", "found 0 x 8"),
+        ("bounding_boxes.txt", "10.0 8.0", "10.0 0", "boxes.txt:1", "found 10 x 0"),
+        ("images.txt", "3 001.Alpha_bird/a_3", "3 001.Alpha_bird/a_1", "images.txt:3",
+         "duplicate image path 001.Alpha_bird/a_1.jpg (first on line 1)"),
         ("bounding_boxes.txt", "1 5.0", "1 -2.0", "boxes.txt:1", "left of or above 0"),
         ("bounding_boxes.txt", "1 5.0", "1 40.0", "boxes.txt:1", "outside the 40x30 image"),
+        ("bounding_boxes.txt", "1 5.0 6.0 10.0", "1 5.0 6.0 5000.0", "boxes.txt:1",
+         "ends at (5005, 14), more than 5 px past the 40x30 image"),
         ("classes.txt", "2 002", "3 002", "classes.txt:2", "must run 1, 2, ..."),
     ],
 )
@@ -137,7 +143,62 @@ def test_bad_input(
     assert problem in str(error.value)
 
 
+@pytest.mark.parametrize("split", ["train", "test"])
+@pytest.mark.parametrize(
+    ("name", "old", "new", "where"),
+    [
+        ("images.txt", "2 001", "2 extra 001", "images.txt:2"),
+        ("image_class_labels.txt", "2 1", "2 one", "labels.txt:2"),
+        ("train_test_split.txt", "2 1", "2 yes", "split.txt:2"),
+        ("bounding_boxes.txt", "2 0.0 0.0", "2 abc 0.0", "boxes.txt:2"),
+        ("images.txt", "1 001", "1 extra 001", "images.txt:1"),
+        ("image_class_labels.txt", "1 1", "1 one", "labels.txt:1"),
+        ("train_test_split.txt", "1 0", "1 yes", "split.txt:1"),
+        ("bounding_boxes.txt", "1 5.0", "1 abc", "boxes.txt:1"),
+    ],
+)
+def test_every_line_is_checked_whatever_the_split(
+    cub_root: Path, split: str, name: str, old: str, new: str, where: str
+) -> None:
+    # image 2 is a training image, image 1 a test image: both splits see both errors
+    edit(cub_root / name, old, new)
+    with pytest.raises(DataFormatError, match=where.replace(".", r"\.")):
+        read_cub(cub_root, split)
+
+
+@pytest.mark.parametrize(
+    ("box", "expected"),
+    [
+        ("5.0 6.0 35.0 24.0", (5, 6, 39, 29)),  # ends exactly at the edge (x + w = W): clipped 1
+        ("5.0 6.0 40.0 29.0", (5, 6, 39, 29)),  # ends 5 px past: the tolerance, clipped
+    ],
+)
+def test_boxes_within_the_edge_tolerance_are_clipped(
+    cub_root: Path, box: str, expected: tuple[int, ...]
+) -> None:
+    edit(cub_root / "bounding_boxes.txt", "1 5.0 6.0 10.0 8.0", f"1 {box}")
+    assert read_cub(cub_root, "test").records[0].boxes == (expected,)
+
+
+def test_a_box_just_past_the_tolerance_is_an_error(cub_root: Path) -> None:
+    edit(cub_root / "bounding_boxes.txt", "1 5.0 6.0 10.0 8.0", "1 5.0 6.0 40.5 8.0")
+    with pytest.raises(DataFormatError, match=r"boxes\.txt:1: .*ends at \(45\.5, 14\)"):
+        read_cub(cub_root, "test")
+    read_cub(cub_root, "train")  # its image is not read for the train split: no size to check
+
+
 def test_image_size_comes_from_the_file(cub_root: Path) -> None:
     write_image(cub_root / "images/001.Alpha_bird/a_1.jpg", (4, 4))  # box starts at x = 5
     with pytest.raises(DataFormatError, match="outside the 4x4 image"):
         read_cub(cub_root, "test")
+
+
+def test_images_without_a_readable_size_can_be_collected(cub_root: Path) -> None:
+    broken = cub_root / "images/001.Alpha_bird/a_3.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(DataFormatError, match=r"a_3\.jpg: not a readable image"):
+        read_cub(cub_root, "test")
+    unreadable: list[Exception] = []
+    index = read_cub(cub_root, "test", on_unreadable=unreadable.append)
+    assert [str(e).split(":")[0] for e in unreadable] == [str(broken)]
+    assert [r.image_id for r in index.records] == ids("1", "5", "6", "7")

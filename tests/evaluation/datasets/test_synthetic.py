@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -152,3 +153,15 @@ def test_output_folder_rules(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="exists and is not empty"):
         make_synthetic(tmp_path / "empty", spec)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]  # no staging folder left
+
+
+def test_the_tree_gets_the_modes_of_the_umask(tmp_path: Path) -> None:
+    spec = SyntheticSpec("cub", classes=1, images_per_class=2, size=32)
+    umask = os.umask(0o022)
+    try:
+        out = make_synthetic(tmp_path / "shared", spec)
+    finally:
+        os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o755  # not mkdtemp's 0o700
+    assert (out / "images").stat().st_mode & 0o777 == 0o755
+    assert (out / "images.txt").stat().st_mode & 0o777 == 0o644

@@ -107,3 +107,47 @@ def test_bad_input(
         read_tiny_imagenet(tiny_root, split)
     assert where in str(error.value)
     assert problem in str(error.value)
+
+
+@pytest.mark.parametrize("split", ["train", "val"])
+@pytest.mark.parametrize(
+    ("name", "old", "new", "where", "problem"),
+    [
+        (VAL, "\t30", "\tthirty", "annotations.txt:3", "y1 must be a number"),
+        (VAL, "\t30", "", "annotations.txt:3", "expected 6 fields"),
+        (VAL, "n00000002", "n00000009", "annotations.txt:2", "unknown wnid n00000009"),
+        (VAL, "10\t10\t20", "21\t10\t20", "annotations.txt:3", "inverted box"),
+        (BOXES, "\t53", "\tabc", "boxes.txt:1", "x1 must be a number"),
+        (BOXES, "_1.JPEG", "_0.JPEG", "boxes.txt:2", "duplicate image"),
+        (BOXES, "\t1\t0", "\t-1\t0", "boxes.txt:1", "x0"),
+        ("wnids.txt", "n00000001", "n00000001 x", "wnids.txt:2", "expected 1 fields"),
+        ("words.txt", "n00000002\treel", "n00000002 reel", "words.txt:3", "found no tab"),
+    ],
+)
+def test_every_annotation_file_is_checked_whatever_the_split(
+    tiny_root: Path, split: str, name: str, old: str, new: str, where: str, problem: str
+) -> None:
+    edit(tiny_root / name, old, new)
+    with pytest.raises(DataFormatError) as error:
+        read_tiny_imagenet(tiny_root, split)
+    assert where in str(error.value) and problem in str(error.value)
+
+
+def test_the_other_split_needs_no_images(tiny_root: Path) -> None:
+    for path in (tiny_root / "val" / "images").iterdir():
+        path.unlink()
+    write_image(tiny_root / "val/images/unlisted.JPEG", (64, 64))  # not listed, not looked at
+    edit(tiny_root / VAL, "\t30", "\t300")  # beyond 63: only its image would tell
+    assert len(read_tiny_imagenet(tiny_root, "train")) == 3
+    with pytest.raises(DataFormatError, match=r"unlisted\.JPEG"):
+        read_tiny_imagenet(tiny_root, "val")
+
+
+def test_absent_annotation_files_of_the_other_split_are_skipped(tiny_root: Path) -> None:
+    (tiny_root / VAL).unlink()
+    assert len(read_tiny_imagenet(tiny_root, "train")) == 3
+    with pytest.raises(MissingFilesError, match=r"val_annotations\.txt"):
+        read_tiny_imagenet(tiny_root, "val")
+    (tiny_root / BOXES).unlink()
+    with pytest.raises(MissingFilesError, match=r"n00000002_boxes\.txt"):
+        read_tiny_imagenet(tiny_root, "train")

@@ -16,10 +16,14 @@ from evaluation.localization import LocalizationAccumulator
 from evaluation.localization.conventions import CONVENTIONS
 from evaluation.localization.levels import QuantizedMaps
 from evaluation.localization.reference import reference_counts
+from evaluation.statistics.records import ATTRIBUTION_METRICS
 from tests.evaluation.localization.map_strategies import gt_boxes, score_maps, smooth_map
 
 FRAME = (32, 32)
 TAUS = np.arange(0, 1, 0.05)
+
+
+UNSCORED = np.full((1, len(ATTRIBUTION_METRICS)), np.nan)  # no attribution values for the image
 
 
 def padded(boxes: list[np.ndarray]) -> torch.Tensor:
@@ -31,8 +35,8 @@ def padded(boxes: list[np.ndarray]) -> torch.Tensor:
 
 
 def accumulate(maps: list[np.ndarray], boxes: list[np.ndarray], labels: np.ndarray,
-               topk: np.ndarray | None = None, batch: int = 3, **kwargs: object
-               ) -> LocalizationAccumulator:
+               topk: np.ndarray | None = None, batch: int = 3, first_position: int = 0,
+               **kwargs: object) -> LocalizationAccumulator:
     acc = LocalizationAccumulator(frame_size=FRAME, thresholds=TAUS, **kwargs)
     for s in range(0, len(maps), batch):
         acc.update(
@@ -40,6 +44,7 @@ def accumulate(maps: list[np.ndarray], boxes: list[np.ndarray], labels: np.ndarr
             padded(boxes[s : s + batch]),
             torch.from_numpy(labels[s : s + batch]),
             None if topk is None else torch.from_numpy(topk[s : s + batch]),
+            positions=first_position + torch.arange(s, min(s + batch, len(maps))),
         )
     return acc
 
@@ -183,10 +188,15 @@ def test_merge_equals_one_accumulator_over_the_union() -> None:
     labels, topk = np.arange(8) % 3, (np.arange(8)[:, None] + np.arange(3)) % 3
     whole = accumulate(maps, boxes, labels, topk)
     left = accumulate(maps[:3], boxes[:3], labels[:3], topk[:3])
-    right = accumulate(maps[3:], boxes[3:], labels[3:], topk[3:])
+    right = accumulate(maps[3:], boxes[3:], labels[3:], topk[3:], first_position=3)
     merged = left.merge(right)
     assert merged.num_images == 8
     assert merged.compute() == whole.compute()
+    for name, array in merged.records.arrays().items():
+        assert np.array_equal(array, whole.records.arrays()[name], equal_nan=True), name
+    overlapping = accumulate(maps[3:], boxes[3:], labels[3:], topk[3:])
+    with pytest.raises(ConfigurationError, match="position 0"):
+        left.merge(overlapping)
     for a, b in zip(
         merged.counts.arrays().values(), whole.counts.arrays().values(), strict=True
     ):
@@ -270,7 +280,7 @@ def test_the_fixed_threshold_is_float64_like_the_grid() -> None:
     levels[0, 2:6, 2:6] = 100  # S > 1: box (2, 2, 6, 6); S > 0: the frame (0, 0, 7, 7)
     flags = np.zeros(1, bool)
     ious = acc.update_levels(QuantizedMaps(levels, flags, flags), np.array([[[2, 2, 5, 5]]]),
-                             np.zeros(1, np.int64))
+                             np.zeros(1, np.int64), UNSCORED)
     assert ious[0, -1] == 16 / 25  # not 16 / 64
     assert acc.compute()["gt_known_loc"] == 100.0
 
@@ -280,4 +290,7 @@ def test_update_levels_checks_the_frame_size() -> None:
     flags = np.zeros(1, bool)
     with pytest.raises(ScoreMapError, match=r"shape \(B, 8, 8\), got \(1, 8, 9\)"):
         acc.update_levels(QuantizedMaps(np.zeros((1, 8, 9), np.uint8), flags, flags),
-                          np.zeros((1, 1, 4)), np.zeros(1))
+                          np.zeros((1, 1, 4)), np.zeros(1), UNSCORED)
+    with pytest.raises(ScoreMapError, match=r"attribution must have shape \(1, 7\), got \(1, 2\)"):
+        acc.update_levels(QuantizedMaps(np.zeros((1, 8, 8), np.uint8), flags, flags),
+                          np.zeros((1, 1, 4)), np.zeros(1), np.zeros((1, 2)))

@@ -29,7 +29,8 @@ def dataset() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, t
 def accumulate(indices: list[int]) -> LocalizationAccumulator:
     maps, boxes, labels, topk, masks = dataset()
     acc = LocalizationAccumulator(frame_size=FRAME, thresholds=np.arange(0, 1, 0.1))
-    acc.update(maps[indices], boxes[indices], labels[indices], topk[indices], masks[indices])
+    acc.update(maps[indices], boxes[indices], labels[indices], topk[indices], masks[indices],
+               positions=torch.tensor(indices))
     return acc
 
 
@@ -61,4 +62,6 @@ def test_all_reduce_over_two_gloo_processes_equals_one_process(tmp_path: Path) -
         ):
             assert np.array_equal(a, b)
         assert reduced.compute() == expected
+        for name, array in reduced.records.arrays().items():
+            assert np.array_equal(array, single.records.arrays()[name], equal_nan=True), name
     assert expected["num_images"] == NUM_IMAGES and expected["pxap"] is not None

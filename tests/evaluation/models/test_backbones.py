@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from evaluation.errors import CheckpointError, ConfigurationError
-from evaluation.models.backbones import available_models, build_model
+from evaluation.errors import CheckpointError, ConfigurationError, PathKindError
+from evaluation.models.backbones import available_models, build_model, starts_random
 from infocam_captum.head import find_classifier
 
 
@@ -199,3 +199,56 @@ def test_checkpoint_errors(tmp_path: Path) -> None:
     torch.save(state, partial)
     with pytest.raises(CheckpointError, match="1 missing keys"):
         build_model("small-cnn", 3, checkpoint=partial)
+
+
+class _WritesMarker:
+    """Unpickling this runs code: it writes ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (Path.write_text, (self.marker, "code ran"))
+
+
+def test_a_checkpoint_whose_pickle_runs_code_is_refused_without_running_it(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "marker"
+    evil = tmp_path / "evil.pt"
+    torch.save({"model_state": {"fc.weight": _WritesMarker(marker)}}, evil)
+    with pytest.raises(CheckpointError, match="weights_only=True"):
+        build_model("small-cnn", 3, checkpoint=evil)
+    assert not marker.exists()
+    torch.load(evil, weights_only=False)  # the file does run code where pickle is trusted
+    assert marker.read_text() == "code ran"
+
+
+def test_files_that_are_no_checkpoint(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello world this is text\n")
+    with pytest.raises(CheckpointError, match=r"notes\.txt cannot be read as a PyTorch "
+                                              r"checkpoint with weights_only=True \(KeyError"):
+        build_model("small-cnn", 3, checkpoint=text)
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"empty\.pt cannot be read"):
+        build_model("small-cnn", 3, checkpoint=empty)
+    with pytest.raises(PathKindError, match=r"is a folder, expected a file \(checkpoint\)"):
+        build_model("small-cnn", 3, checkpoint=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "checkpoint", "weights", "random"),
+    [
+        ("resnet50", None, None, True),
+        ("small-cnn", None, None, True),
+        ("resnet50", None, "IMAGENET1K_V1", False),
+        ("small-cnn", "run/checkpoint-last.pt", None, False),
+        ("efficientnet-lite0", None, None, False),  # its published weights load by default
+    ],
+)
+def test_which_models_start_random(
+    name: str, checkpoint: str | None, weights: str | None, random: bool
+) -> None:
+    assert starts_random(name, checkpoint, weights) is random

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from evaluation.cli import main
-from evaluation.errors import CheckpointError, ConfigurationError, WSOLError
+from evaluation.errors import CheckpointError, ConfigurationError, DataFormatError, WSOLError
 from evaluation.models.training import (
     CHECKPOINT_LAST,
     TRAIN_LOG,
@@ -280,6 +280,25 @@ def test_a_diverging_run_stops_with_an_error(tmp_path: Path) -> None:
     data.images[0] = float("nan")
     with pytest.raises(WSOLError, match="diverged"):
         train(toy_model(), data, TrainOptions(epochs=1, batch_size=8), tmp_path, progress=False)
+
+
+class CorruptSample(ToyData):
+    """Sample 11 is an image that cannot be decoded."""
+
+    def __getitem__(self, i: int) -> dict:
+        if i == 11:
+            raise DataFormatError(Path("images/b_11.jpg"), None, "cannot decode the image")
+        return super().__getitem__(i)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_an_unreadable_sample_stops_training_with_its_own_error(
+    tmp_path: Path, workers: int
+) -> None:
+    options = TrainOptions(epochs=1, batch_size=8, num_workers=workers)
+    with pytest.raises(DataFormatError) as error:
+        train(toy_model(), CorruptSample(), options, tmp_path, progress=False)
+    assert str(error.value) == "images/b_11.jpg: cannot decode the image"
 
 
 # --------------------------------------------------------------------------- the CLI

@@ -1,63 +1,89 @@
-"""Build run folders (results.json + gallery.npz) per the issue-5 file contract; read reports.
+"""Build run folders (results.json, gallery.npz, records.npz) as evaluate writes them; read reports.
 
-The metric values are random but self-consistent (MaxBoxAcc is the maximum of its curve at the
-best threshold, MaxBoxAccV2 the mean of the V2 maxima), so report tests can check every number
-against the JSON they came from.
+Each method's per-image records are random (hits drawn from random BoxAcc curves); its metrics
+and intervals are computed from them, so report tests can check every number against the JSON
+they came from and every mark against the paired comparison of the records.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from evaluation.statistics.bootstrap import BootstrapSettings
+from evaluation.statistics.estimates import point_metrics
+from evaluation.statistics.intervals import metric_intervals
+from evaluation.statistics.records import ATTRIBUTION_METRICS, ImageRecords
+
 METHODS = ("cam", "gradcam", "infocam", "infocam+")
 IOUS = ("30", "50", "70")
 
 
-def _curve(rng: np.random.Generator, thresholds: np.ndarray, peak: float) -> list[float]:
+def _rates(rng: np.random.Generator, thresholds: np.ndarray, peak: float) -> np.ndarray:
+    """A hit probability per threshold: a Gaussian bump of height ``peak`` (in [0, 1])."""
     centre = rng.uniform(0.1, 0.6)
     width = rng.uniform(0.15, 0.4)
-    values = peak * np.exp(-(((thresholds - centre) / width) ** 2))
-    return [round(float(v), 4) for v in values]
+    return peak * np.exp(-(((thresholds - centre) / width) ** 2))
 
 
-def method_metrics(rng: np.random.Generator, fixed_threshold: float = 0.2) -> dict:
-    """One ``LocalizationAccumulator.compute()`` dict plus ``images_per_second``."""
+def method_records(
+    rng: np.random.Generator, count: int, top1: np.ndarray, top5: np.ndarray,
+    labels: np.ndarray, fixed_threshold: float,
+) -> ImageRecords:
+    """One method's per-image records: hits drawn from random BoxAcc curves."""
     thresholds = np.round(np.arange(0, 1, 0.01), 2)
-    v1 = _curve(rng, thresholds, rng.uniform(30, 90))
-    v2 = {iou: _curve(rng, thresholds, rng.uniform(20, 95)) for iou in IOUS}
-    best_v1 = int(np.argmax(v1))
-    best_v2 = {iou: int(np.argmax(curve)) for iou, curve in v2.items()}
-    gt_known = float(rng.uniform(20, 80))
-    top1_cls = 73.25
-    return {
+    deltas = (30, 50, 70)
+    flags = np.zeros((count, 2, 3, len(thresholds) + 1), dtype=bool)
+    for variant in range(2):
+        for d in range(3):
+            rate = _rates(rng, thresholds, rng.uniform(0.2, 0.95))
+            rate = np.append(rate, rate[int(fixed_threshold * 100)])
+            flags[:, variant, d] = rng.random((count, len(rate))) < rate
+    attribution = rng.random((count, len(ATTRIBUTION_METRICS))) * rng.uniform(0.3, 1.0)
+    attribution[:, :2] = attribution[:, :2] < 0.3
+    records = ImageRecords.empty(thresholds, fixed_threshold, deltas, deltas)
+    records.add(np.arange(count), flags, top1, top5, labels, attribution, None)
+    return records
+
+
+def method_metrics(records: ImageRecords, seed: int = 0) -> dict:
+    """``LocalizationAccumulator.compute(bootstrap)`` of the records, plus ``images_per_second``."""
+    point = {k: v[0] for k, v in point_metrics(records).items()}
+    taus = [float(t) for t in records.thresholds]
+    ious = [str(d) for d in records.iou_thresholds]
+    best = int(point["best_index"])
+    v2_best = {iou: int(np.argmax(point["curve_v2"][i])) for i, iou in enumerate(ious)}
+    settings = BootstrapSettings(resamples=100, seed=0)
+    metrics = {
         "convention": "wsoleval",
-        "num_images": 40,
+        "num_images": records.size,
         "num_nonfinite_maps": 0,
-        "thresholds": [float(t) for t in thresholds],
+        "thresholds": taus,
         "iou_thresholds": [30, 50, 70],
-        "maxboxacc": v1[best_v1],
-        "best_threshold": float(thresholds[best_v1]),
-        "maxboxacc_v2": float(np.mean([v2[iou][best_v2[iou]] for iou in IOUS])),
-        "boxacc_v2_by_iou": {iou: v2[iou][best_v2[iou]] for iou in IOUS},
-        "best_threshold_by_iou": {iou: float(thresholds[best_v2[iou]]) for iou in IOUS},
-        "curves": {"v1": {"50": v1}, "v2": v2},
-        "fixed_threshold": fixed_threshold,
-        "gt_known_loc": gt_known,
-        "top1_loc": gt_known * 0.7,
-        "top5_loc": gt_known * 0.9,
-        "gt_known_loc_best": v1[best_v1],
-        "top1_loc_best": v1[best_v1] * 0.7,
-        "top5_loc_best": v1[best_v1] * 0.9,
-        "best_threshold_loc": float(thresholds[best_v1]),
-        "top1_cls": top1_cls,
-        "top5_cls": 91.5,
+        "maxboxacc": float(point["maxboxacc"]),
+        "best_threshold": taus[best],
+        "maxboxacc_v2": float(point["maxboxacc_v2"]),
+        "boxacc_v2_by_iou": {iou: float(point[f"v2_{iou}"]) for iou in ious},
+        "best_threshold_by_iou": {iou: taus[i] for iou, i in v2_best.items()},
+        "curves": {kind: {iou: point[f"curve_{kind}"][i].tolist() for i, iou in enumerate(ious)}
+                   for kind in ("v1", "v2")},
+        "fixed_threshold": records.fixed_threshold,
+        **{key: float(point[key]) for key in ("gt_known_loc", "top1_loc", "top5_loc",
+                                               "gt_known_loc_best", "top1_loc_best",
+                                               "top5_loc_best", "top1_cls", "top5_cls")},
+        "best_threshold_loc": taus[best],
         "pxap": None,
-        "images_per_second": float(rng.uniform(50, 900)),
+        **{key: float(point[key]) for key in ATTRIBUTION_METRICS},
+        "attribution_region": "boxes", "pointing_tolerance": 15, "top_k": 1000,
+        "intervals": metric_intervals(records, settings),
+        "interval": {**settings.describe(), "best_threshold": "re-selected inside every resample"},
+        "images_per_second": float(np.random.default_rng(seed).uniform(50, 900)),
     }
+    return metrics
 
 
 def write_gallery(path: Path, methods: Sequence[str], rng: np.random.Generator, count: int = 3,
@@ -108,10 +134,23 @@ def make_run(
     gallery: bool = True,
     num_images: int = 40,
     fixed_threshold: float = 0.2,
+    images: str = "same images",
+    records: bool = True,
 ) -> dict:
-    """Write ``run_dir/results.json`` (and ``gallery.npz``); return the results dict."""
+    """Write ``run_dir/results.json`` (and ``gallery.npz``, ``records.npz``); return the results.
+
+    Runs made with the same ``images`` (and image count) share their image ids and labels, so
+    they are paired; the hits differ with ``seed``.
+    """
     rng = np.random.default_rng(seed)
+    shared = np.random.default_rng(int(hashlib.sha256(images.encode()).hexdigest()[:8], 16))
+    labels = shared.integers(0, 10, num_images)
+    top1 = rng.random(num_images) < 0.73
+    top5 = top1 | (rng.random(num_images) < 0.6)
+    per_method = {name: method_records(rng, num_images, top1, top5, labels, fixed_threshold)
+                  for name in methods}
     run_dir.mkdir(parents=True, exist_ok=True)
+    image_ids = [f"{images}/img_{n:04d}.jpg" for n in range(num_images)]
     results = {
         "schema_version": 1,
         "config": {"methods": list(methods), "batch_size": 16, "limit": None},
@@ -119,18 +158,38 @@ def make_run(
                         "infocam_captum": "0.1.0", "device": "cpu", "seed": 0, "world_size": 1},
         "dataset": {"name": dataset, "split": "test", "root": "/data/x",
                     "num_images": num_images, "num_classes": 10},
-        "model": {"name": model, "checkpoint": "runs/train/checkpoint-last.pt"},
+        "model": {"name": model, "checkpoint": "runs/train/checkpoint-last.pt",
+                  "initialisation": "checkpoint"},
         "protocol": {"name": protocol, "frame_size": [224, 224], "window": 3,
                      "padding": "full", "convention": "wsoleval"},
-        "classification": {"top1_cls": 73.25, "top5_cls": 91.5},
-        "methods": {name: method_metrics(rng, fixed_threshold) for name in methods},
+        "classification": {"top1_cls": 100 * top1.mean(), "top5_cls": 100 * top5.mean()},
+        "methods": {name: method_metrics(per_method[name], seed) for name in methods},
         "throughput": {"forward_images_per_second": 1234.5},
         "gallery": {"file": "gallery.npz", "count": 3} if gallery else None,
+        "records": {"file": "records.npz", "image_ids_sha256": image_ids_sha256(image_ids)}
+        if records else None,
     }
     (run_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     if gallery:
         write_gallery(run_dir / "gallery.npz", methods, rng)
+    if records:
+        write_records(run_dir / "records.npz", per_method, image_ids)
     return results
+
+
+def write_records(path: Path, per_method: dict[str, ImageRecords], image_ids: list[str]) -> None:
+    """``records.npz`` in the layout of ``evaluation.runs.schema``."""
+    arrays = [r.arrays() for r in per_method.values()]
+    shared = {k: v for k, v in arrays[0].items() if k not in ("hits", "attribution", "pixels")}
+    np.savez_compressed(
+        path, methods=np.array(list(per_method)), image_ids=np.array(image_ids), **shared,
+        **{key: np.stack([a[key] for a in arrays]) for key in ("hits", "attribution", "pixels")},
+    )
+
+
+def image_ids_sha256(image_ids: list[str]) -> str:
+    """SHA-256 of the image ids, one per line (as evaluation.runs.records computes it)."""
+    return hashlib.sha256("\n".join(image_ids).encode("utf-8")).hexdigest()
 
 
 # --------------------------------------------------------------------------- reading reports
@@ -169,16 +228,53 @@ def expected_cells(metrics: dict) -> dict[str, float]:
     return values
 
 
-def check_bold_marks(header: list[str], rows: list[list[str]], titles: list[str]) -> int:
-    """Assert that exactly the rows with the (displayed) maximum are bold; return marks."""
-    marks = 0
-    for title in titles:
-        column = header.index(title)
-        shown = [float(r[column].strip("*")) for r in rows]
-        bold = [r[column].startswith("**") for r in rows]
-        if len(set(shown)) < 2:
-            assert not any(bold), title
-            continue
-        assert bold == [value == max(shown) for value in shown], title
-        marks += sum(bold)
-    return marks
+def expected_intervals(metrics: dict) -> dict[str, list[float] | None]:
+    """Column title -> the interval the cell shows (``None``: none)."""
+    intervals = metrics.get("intervals") or {}
+    found = {title: intervals.get(key) for title, key in PCT_COLUMNS.items()}
+    for iou in ("30", "50", "70"):
+        found[f"V2 @{iou}"] = (intervals.get("boxacc_v2_by_iou") or {}).get(iou)
+    found["img/s"] = None
+    return found
+
+
+def cell_value(cell: str) -> tuple[float, list[float] | None]:
+    """A Markdown cell ``**57.3 [55.1, 59.4]**`` as ``(57.3, [55.1, 59.4])``."""
+    text = cell.strip("*")
+    if " [" not in text:
+        return float(text), None
+    value, interval = text.split(" [")
+    low, high = interval.rstrip("]").split(", ")
+    return float(value), [float(low), float(high)]
+
+
+def check_cells(cells: dict[str, str], metrics: dict) -> None:
+    """Every value and interval of a row equals results.json's, rounded as shown."""
+    intervals = expected_intervals(metrics)
+    for title, value in expected_cells(metrics).items():
+        shown, bounds = cell_value(cells[title])
+        assert shown == round(value, 1), title
+        expected = intervals.get(title)
+        assert bounds == (None if expected is None else [round(v, 1) for v in expected]), title
+
+
+def read_run_records(run_dir: Path) -> list[ImageRecords]:
+    """The records of every method of a fixture run, in method order."""
+    with np.load(run_dir / "records.npz") as archive:
+        arrays = dict(archive)
+    shared = {k: v for k, v in arrays.items() if k not in ("hits", "attribution", "pixels")}
+    return [ImageRecords.from_arrays({**shared, "hits": arrays["hits"][m],
+                                      "attribution": arrays["attribution"][m],
+                                      "pixels": arrays["pixels"][m]})
+            for m in range(len(arrays["methods"]))]
+
+
+def expected_marks(records: list[ImageRecords], key: str, resamples: int = 100) -> list[int]:
+    """Rows that no row beats significantly and that beat at least one (independently)."""
+    from evaluation.statistics.paired import compare_methods
+
+    comparison = compare_methods(records, BootstrapSettings(resamples=resamples, seed=0))
+    if key not in comparison.metrics:
+        return []
+    better = comparison.better(key)
+    return [i for i in range(len(records)) if not better[:, i].any() and better[i].any()]

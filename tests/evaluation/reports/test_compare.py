@@ -15,12 +15,14 @@ from evaluation.reports.writer import compare
 from tests.evaluation.reports.report_fixtures import (
     METHODS,
     PCT_COLUMNS,
-    expected_cells,
+    check_cells,
+    expected_marks,
     make_run,
     parse_markdown_tables,
+    read_run_records,
 )
 
-RANKED = [*PCT_COLUMNS, "V2 @30", "V2 @50", "V2 @70"]
+RANKED = {**PCT_COLUMNS, "V2 @30": "v2_30", "V2 @50": "v2_50", "V2 @70": "v2_70"}
 
 
 def _bold_rows_by_column(header: list[str], rows: list[list[str]]) -> dict[str, list[int]]:
@@ -28,15 +30,16 @@ def _bold_rows_by_column(header: list[str], rows: list[list[str]]) -> dict[str, 
             for title in RANKED}
 
 
-def _expected_best(runs: list[dict]) -> dict[str, list[int]]:
-    """Independently: the rows (run-major, method order) with the highest rounded value."""
-    values = [expected_cells(run["methods"][m]) for run in runs for m in METHODS]
-    best = {}
-    for title in RANKED:
-        shown = [round(v[title], 1) for v in values]
-        top = max(shown)
-        best[title] = [] if len(set(shown)) < 2 else [i for i, v in enumerate(shown) if v == top]
-    return best
+def _expected_best(run_dirs: list[Path], resamples: int = 1000) -> dict[str, list[int]]:
+    """Independently: rows (run-major) no row beats and that beat one, on the paired records."""
+    records = [r for run in run_dirs for r in read_run_records(run)]
+    return {title: [] if key == "images_per_second" else expected_marks(records, key, resamples)
+            for title, key in RANKED.items()}
+
+
+def _result_tables(markdown: str) -> list[tuple[list[str], list[list[str]]]]:
+    """The main results tables (the ones with an img/s column)."""
+    return [t for t in parse_markdown_tables(markdown) if "img/s" in t[0]]
 
 
 def test_compare_marks_the_best_per_column_within_comparable_groups(
@@ -46,7 +49,7 @@ def test_compare_marks_the_best_per_column_within_comparable_groups(
     second = make_run(tmp_path / "resnet", seed=12, model="resnet50")
     second["methods"]["cam"]["top1_cls"] = 99.0  # a different model classifies differently
     (tmp_path / "resnet" / "results.json").write_text(json.dumps(second))
-    paper = make_run(tmp_path / "paper", seed=13, protocol="paper", gallery=False)
+    make_run(tmp_path / "paper", seed=13, protocol="paper", gallery=False)
     out = tmp_path / "cmp"
     code = main(["compare", str(tmp_path / "cnn"), str(tmp_path / "resnet"),
                  str(tmp_path / "paper"), "--output", str(out)])
@@ -57,7 +60,7 @@ def test_compare_marks_the_best_per_column_within_comparable_groups(
     assert "Not comparable across groups" in markdown
     assert "(they differ in protocol)" in markdown
     assert "## Group 2: synthetic-cub · test · protocol paper · 224×224 · 40 images" in markdown
-    tables = parse_markdown_tables(markdown)
+    tables = _result_tables(markdown)
     assert len(tables) == 2
     (header, rows), (paper_header, paper_rows) = tables
     assert header[:3] == ["Run", "Model", "Method"]
@@ -67,18 +70,23 @@ def test_compare_marks_the_best_per_column_within_comparable_groups(
     ]
     for row, (run, name) in zip(rows, [(r, m) for r in (first, second) for m in METHODS],
                                 strict=True):
-        cells = dict(zip(header, row, strict=True))
-        for title, value in expected_cells(run["methods"][name]).items():
-            assert float(cells[title].strip("*")) == round(value, 1)
-    assert _bold_rows_by_column(header, rows) == _expected_best([first, second])
-    assert _bold_rows_by_column(header, rows)["Top-1 Cls"] == [4]
-    assert _bold_rows_by_column(paper_header, paper_rows) == _expected_best([paper])
+        check_cells(dict(zip(header, row, strict=True)), run["methods"][name])
+    expected = _expected_best([tmp_path / "cnn", tmp_path / "resnet"])
+    assert _bold_rows_by_column(header, rows) == expected
+    assert sum(map(len, expected.values())) >= 1
+    assert _bold_rows_by_column(paper_header, paper_rows) == _expected_best([tmp_path / "paper"])
+    assert "### Paired differences" in markdown and "cnn · CAM − resnet · CAM" in markdown
     html = (out / "compare.html").read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html)
     assert "Not comparable across groups" in html
-    assert html.count("<table") == 2 and html.count("<svg") == 2
-    marked = re.findall(r'<td class="best">([^<]*)</td>', html)
-    bold = [c.strip("*") for _, rs in tables for r in rs for c in r if c.startswith("**")]
+    assert html.count("<h3>Paired differences</h3>") == 2
+    marked = re.findall(r'<td class="best">([^<]*)<span', html)
+    bold = [c.strip("*").split(" [")[0] for _, rs in tables for r in rs for c in r
+            if c.startswith("**")]
+    attribution = [t for t in parse_markdown_tables(markdown)
+                   if t[0][0] == "Run" and "Pointing game" in t[0]]
+    bold += [c.strip("*").split(" [")[0] for _, rs in attribution for r in rs for c in r[3:]
+             if c.startswith("**")]
     assert sorted(marked) == sorted(bold)
 
 
@@ -91,7 +99,7 @@ def test_one_group_has_no_warning_and_repeated_folder_names_get_full_paths(
                                        tmp_path / "out")
     markdown = markdown_path.read_text()
     assert "Not comparable" not in markdown and "Not comparable" not in html_path.read_text()
-    (_, rows), = parse_markdown_tables(markdown)
+    (_, rows), = _result_tables(markdown)
     assert {r[0] for r in rows} == {str(tmp_path / "a" / "run"), str(tmp_path / "b" / "run")}
 
 
@@ -100,7 +108,7 @@ def test_runs_with_different_image_counts_are_not_compared(tmp_path: Path) -> No
     make_run(tmp_path / "limited", gallery=False, num_images=10)
     markdown_path, _ = compare([tmp_path / "full", tmp_path / "limited"], tmp_path / "out")
     markdown = markdown_path.read_text()
-    assert len(parse_markdown_tables(markdown)) == 2
+    assert len(_result_tables(markdown)) == 2
     assert "(they differ in image count)" in markdown
 
 
@@ -109,7 +117,7 @@ def test_runs_with_different_fixed_thresholds_are_not_compared(tmp_path: Path) -
     make_run(tmp_path / "at30", gallery=False, fixed_threshold=0.3)
     markdown_path, _ = compare([tmp_path / "at20", tmp_path / "at30"], tmp_path / "out")
     markdown = markdown_path.read_text()
-    assert len(parse_markdown_tables(markdown)) == 2
+    assert len(_result_tables(markdown)) == 2
     assert "(they differ in fixed threshold)" in markdown
 
 
@@ -154,11 +162,9 @@ def test_pipeline_train_evaluate_report_compare(
         header, rows = parse_markdown_tables((run / "report.md").read_text())[0]
         assert [r[0] for r in rows] == [method_label(m) for m in results["methods"]]
         for row, metrics in zip(rows, results["methods"].values(), strict=True):
-            cells = dict(zip(header, row, strict=True))
-            for title, value in expected_cells(metrics).items():
-                assert float(cells[title].strip("*")) == round(value, 1), title
+            check_cells(dict(zip(header, row, strict=True)), metrics)
         html = (run / "report.html").read_text()
         assert "data:image/jpeg;base64," in html
     assert main(["compare", *map(str, runs), "--output", str(tmp_path / "cmp")]) == 0
     markdown = (tmp_path / "cmp" / "compare.md").read_text()
-    assert len(parse_markdown_tables(markdown)) == 2 and "Not comparable" in markdown
+    assert len(_result_tables(markdown)) == 2 and "Not comparable" in markdown

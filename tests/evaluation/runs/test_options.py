@@ -21,7 +21,7 @@ from evaluation.runs.options import (
 
 OPTIONS = EvaluateOptions(
     dataset="synthetic", data_root=Path("data"), split="test", model="small-cnn",
-    methods=("cam", "infocam"), output=Path("run"),
+    methods=("cam", "infocam"), output=Path("run"), random_init=True,
 )
 
 
@@ -48,7 +48,12 @@ def test_box_convention_per_protocol() -> None:
     ("change", "message"),
     [({"protocol": "v2"}, "unknown protocol 'v2'"), ({"padding": "valid"}, "unknown padding"),
      ({"class_map": "imagenet21k"}, "unknown class map"), ({"batch_size": 0}, "batch_size"),
-     ({"window": 0}, "window must be >= 1"), ({"box_workers": -1}, "box_workers must be >= 0")],
+     ({"window": 0}, "window must be >= 1"), ({"box_workers": -1}, "box_workers must be >= 0"),
+     ({"random_init": False}, "--model small-cnn without --checkpoint or --weights is a randomly "
+                              "initialised network, whose numbers mean nothing"),
+     ({"model": "resnet50", "random_init": False}, "or --random-init for a smoke test"),
+     ({"checkpoint": Path("w.pt")}, "--random-init contradicts the weights of --model small-cnn"),
+     ({"model": "efficientnet-lite0"}, "--random-init contradicts")],
 )
 def test_invalid_options_are_configuration_errors(change: dict, message: str) -> None:
     validate_options(OPTIONS)
@@ -65,7 +70,8 @@ def test_devices() -> None:
 def test_config_and_identity(tmp_path: Path) -> None:
     checkpoint = tmp_path / "weights.pt"
     checkpoint.write_bytes(b"not really weights")
-    options = replace(OPTIONS, data_root=tmp_path, checkpoint=checkpoint, limit=7)
+    options = replace(OPTIONS, data_root=tmp_path, checkpoint=checkpoint, limit=7,
+                      random_init=False)
     config = run_config(options, "cpu", 2, 3, "same", 7)
     assert config["data_root"] == str(tmp_path.resolve())
     assert config["methods"] == ["cam", "infocam"] and config["output"] == "run"
@@ -74,5 +80,6 @@ def test_config_and_identity(tmp_path: Path) -> None:
     assert (config["effective_window"], config["effective_padding"]) == (3, "same")
     identity = run_identity(config)
     assert identity["limit"] == 7 and identity["world_size"] == 2
+    assert identity["random_init"] is False  # a checkpoint: a run of other weights
     assert not {"output", "num_workers", "box_workers", "device", "overwrite", "save_every",
                 "progress", "gallery_samples", "gallery_extremes"} & set(identity)

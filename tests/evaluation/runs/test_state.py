@@ -65,11 +65,14 @@ def test_unreadable_state_suggests_overwrite(tmp_path: Path) -> None:
 
 
 def test_clear_run_dir_removes_only_run_files(tmp_path: Path) -> None:
-    for name in ("results.json", "gallery.npz", "report.md", "report.html", "notes.txt"):
+    names = ("results.json", "gallery.npz", "report.md", "report.html", "notes.txt",
+             ".results.json.x7.tmp", ".notes.txt.x8.tmp")
+    for name in names:
         (tmp_path / name).write_text("x")
     save_state(state_path(tmp_path, 0, 1), _state({}))
-    clear_run_dir(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    (tmp_path / "state" / ".rank0-of-1.pt.x9.tmp").write_bytes(b"half a state")
+    clear_run_dir(tmp_path)  # --overwrite
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".notes.txt.x8.tmp", "notes.txt"]
 
 
 def test_torchrun_environment(monkeypatch: pytest.MonkeyPatch) -> None:

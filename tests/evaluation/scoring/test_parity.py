@@ -117,7 +117,7 @@ def test_every_image_iou_equals_the_reference(tmp_path: Path) -> None:
     records = read_wsol_metadata(meta).records
     geometry = eval_geometry("wsoleval", 224)
     acc = LocalizationAccumulator()
-    rules = FrameRules((224, 224), "wsoleval", acc.settings.thresholds)
+    rules = FrameRules(geometry, "wsoleval", acc.settings.thresholds)
     per_image = []
     with ThreadPoolExecutor(2) as pool:
         for chunk in stream_levels(records, maps, rules, pool, in_flight=2, chunk=16):
@@ -127,8 +127,9 @@ def test_every_image_iou_equals_the_reference(tmp_path: Path) -> None:
                 frame = [[int(v * 224 / s) for v, s in zip(b, record.size * 2, strict=True)]
                          for b in record.boxes]
                 boxes[i, : len(frame)] = frame
+            np.testing.assert_array_equal(chunk.boxes, boxes[:, : chunk.boxes.shape[1]])
             labels = np.zeros(len(part), np.int64)
-            per_image.append(acc.update_levels(chunk.quantized, boxes, labels))
+            per_image.append(acc.update_levels(chunk.quantized, boxes, labels, chunk.attribution))
     assert geometry.frame_size == (224, 224)
     assert np.array_equal(np.concatenate(per_image)[:, :-1], reference.best_ious["v1"])
 

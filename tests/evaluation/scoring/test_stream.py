@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
+from evaluation.datasets.transforms import eval_geometry
 from evaluation.datasets.wsol_metadata import read_wsol_metadata
 from evaluation.errors import ScoreMapError
 from evaluation.localization.levels import quantize_frame_maps
@@ -21,7 +22,7 @@ from evaluation.scoring.stream import FrameRules, chunk_levels, stream_levels
 from tests.evaluation.scoring.folders import random_boxes, score, write_box_metadata, write_maps
 
 ROOT = Path(__file__).resolve().parents[3]
-RULES = FrameRules((224, 224), "wsoleval", np.arange(0, 1, 0.01))
+RULES = FrameRules(eval_geometry("wsoleval", 224), "wsoleval", np.arange(0, 1, 0.01))
 
 
 def small_case(root: Path, count: int = 23) -> tuple[Path, Path]:
