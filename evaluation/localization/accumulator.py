@@ -33,6 +33,7 @@ from evaluation.localization.attribution import (
     attribution_metrics,
     region_masks,
 )
+from evaluation.localization.attribution_ranks import warm_up as compile_ranking
 from evaluation.localization.component_trees import warm_up as compile_sweeps
 from evaluation.localization.counts import LocalizationCounts, hit_flags
 from evaluation.localization.image_records import (
@@ -104,6 +105,7 @@ class LocalizationAccumulator:
         # Compiled code loads once per process: here, rather than in the first (timed) batch.
         compile_sweeps()
         compile_quantizer()
+        compile_ranking()
 
     @property
     def num_images(self) -> int:
