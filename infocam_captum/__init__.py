@@ -1,4 +1,7 @@
-"""infoCAM and infoCAM+ (Qin, Kim & Gedeon) as Captum layer attributions, with CAM and Grad-CAM.
+"""infoCAM and infoCAM+ (Qin, Kim & Gedeon) as Captum layer attributions, with the CAM family.
+
+CAM, Grad-CAM (Captum's own, re-exported), Grad-CAM++, XGrad-CAM, LayerCAM and Score-CAM share
+Captum's layer-attribution contract.
 
 Also the paper's information-theoretic tools: PC-softmax, its loss, and the classifier as a
 mutual-information estimator.
@@ -20,6 +23,11 @@ _EXPORTS: dict[str, str] = {
     "LayerClassActivationMap": "infocam_captum.cam",
     "LayerInfoCam": "infocam_captum.infocam",
     "LayerInfoCamPlus": "infocam_captum.infocam",
+    "LayerCam": "infocam_captum.gradcams",
+    "LayerGradCamPlusPlus": "infocam_captum.gradcams",
+    "LayerXGradCam": "infocam_captum.gradcams",
+    "LayerScoreCam": "infocam_captum.scorecam",
+    "gradient_weight_maps": "infocam_captum.gradient_maps",
     "ClassifierHead": "infocam_captum.head",
     "find_classifier": "infocam_captum.head",
     "fc_weight_maps": "infocam_captum.maps",
@@ -44,10 +52,14 @@ __all__ = [
     "HeadNotFoundError",
     "InfoCamError",
     "InvalidArgumentError",
+    "LayerCam",
     "LayerClassActivationMap",
     "LayerGradCam",
+    "LayerGradCamPlusPlus",
     "LayerInfoCam",
     "LayerInfoCamPlus",
+    "LayerScoreCam",
+    "LayerXGradCam",
     "PCSoftmaxCrossEntropyLoss",
     "PriorsError",
     "TargetError",
@@ -55,6 +67,7 @@ __all__ = [
     "estimate_mutual_information",
     "fc_weight_maps",
     "find_classifier",
+    "gradient_weight_maps",
     "label_priors",
     "least_likely_class",
     "pc_log_softmax",
@@ -74,6 +87,8 @@ if TYPE_CHECKING:
         PriorsError,
         TargetError,
     )
+    from infocam_captum.gradcams import LayerCam, LayerGradCamPlusPlus, LayerXGradCam
+    from infocam_captum.gradient_maps import gradient_weight_maps
     from infocam_captum.head import ClassifierHead, find_classifier
     from infocam_captum.infocam import LayerInfoCam, LayerInfoCamPlus
     from infocam_captum.information import (
@@ -85,6 +100,7 @@ if TYPE_CHECKING:
         pointwise_mutual_information,
     )
     from infocam_captum.maps import fc_weight_maps, least_likely_class, region_sum
+    from infocam_captum.scorecam import LayerScoreCam
 
 
 def __getattr__(name: str) -> Any:

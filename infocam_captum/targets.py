@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from infocam_captum.exceptions import TargetError
+from infocam_captum.exceptions import InvalidArgumentError, TargetError
 
-__all__ = ["Target", "check_target_form", "class_indices"]
+__all__ = ["Target", "check_target_form", "class_indices", "class_scores", "target_scores"]
 
 Target = int | tuple[int, ...] | list[int] | list[tuple[int, ...]] | Tensor
 """The ``target`` forms of Captum (``captum._utils.typing.TargetType`` without ``None``)."""
@@ -184,3 +184,39 @@ def class_indices(
         )
     indices = torch.where(indices < 0, indices + num_classes, indices)
     return indices.expand(num_examples)
+
+
+def class_scores(output: object, num_examples: int) -> Tensor:
+    """``output`` as the ``(N, K)`` class scores that a target indexes.
+
+    Raises:
+        InvalidArgumentError: ``output`` is not a 2-D tensor with ``num_examples`` rows.
+    """
+    if isinstance(output, Tensor) and output.dim() == 2 and output.shape[0] == num_examples:
+        return output
+    got = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
+    raise InvalidArgumentError(
+        f"forward_func must return ({num_examples}, K) class scores (logits) for the "
+        f"{num_examples} examples, so that the target picks one score per example; it returned "
+        f"{got}. Wrap the model so that it returns the logits."
+    )
+
+
+def target_scores(output: object, target: object, num_examples: int) -> Tensor:
+    """Each example's score of its target class, ``output[i, y_i]``, as Captum selects it.
+
+    Args:
+        output (Tensor): The ``(N, K)`` model output.
+        target (int, tuple, list, or Tensor): See the table in the module docstring.
+        num_examples (int): Batch size ``N``.
+
+    Returns:
+        Tensor: ``(N,)`` scores, attached to ``output``'s autograd graph.
+
+    Raises:
+        InvalidArgumentError: ``output`` is not ``(N, K)``.
+        TargetError: see :func:`class_indices`.
+    """
+    scores = class_scores(output, num_examples)
+    indices = class_indices(target, num_examples, scores.shape[1], scores.device)
+    return scores.gather(1, indices[:, None]).squeeze(1)

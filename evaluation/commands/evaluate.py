@@ -1,6 +1,7 @@
-"""``wsol-bench evaluate``: localisation and classification metrics of CAM-family methods.
+"""``wsol-bench evaluate``: localisation and classification metrics of attribution methods.
 
-Evaluates every method on a dataset split with one forward pass per batch, writes
+Evaluates every method (the CAM family built in, or any Captum attribution by dotted path) on a
+dataset split with one forward pass per batch shared by the CAM family, writes
 RUN_DIR/results.json and gallery.npz, then report.md and report.html, and prints the table and the
 paths. The same command restarted after an interruption resumes the run (Ctrl-C and SIGTERM save
 the finished batches first; a kill loses at most the last 10 s); one process at a time works in a
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` subcommand."""
     parser = subparsers.add_parser(
         "evaluate",
-        help="evaluate CAM, Grad-CAM, infoCAM, infoCAM+ (and Captum methods) on a dataset",
+        help="evaluate infoCAM, the CAM family and any Captum attribution on a dataset",
         description=__doc__.split("\n\n")[1],
     )
     add_arguments(parser)
@@ -98,8 +99,34 @@ def _method_arguments(method: argparse._ArgumentGroup) -> None:
     method.add_argument(
         "--methods",
         default=DEFAULT_METHODS,
-        help=f"comma-separated: cam, gradcam, infocam, infocam+, or a dotted path "
-        f"package.module.Class to a Captum layer attribution (default: {DEFAULT_METHODS})",
+        help="comma-separated: cam, infocam, infocam+ (one forward pass); gradcam, gradcam++, "
+        "xgradcam, layercam (+ one shared backward); scorecam (masked forward passes); or a "
+        "dotted path package.module.Class to a Captum attribution, layer level "
+        "(captum.attr.LayerGradientXActivation) or input level (captum.attr.IntegratedGradients, "
+        "Saliency, InputXGradient, GuidedBackprop, GuidedGradCam, Occlusion, DeepLift, "
+        "GradientShap); NAME+smoothgrad, NAME+smoothgrad_sq or NAME+vargrad wraps a class in "
+        f"Captum's NoiseTunnel (default: {DEFAULT_METHODS})",
+    )
+    method.add_argument(
+        "--method-option",
+        action="append",
+        default=[],
+        metavar="NAME.KEY=VALUE",
+        help="an option of one method's constructor or attribute() call, NAME written as in "
+        "--methods; VALUE is an int, float, true/false/none, a tuple 3,32,32 or text "
+        "(repeatable; e.g. scorecam.batch_size=64, captum.attr.IntegratedGradients.n_steps=32, "
+        "captum.attr.Saliency+smoothgrad.nt_samples=8). Defaults: IntegratedGradients and "
+        "DeepLift baselines zeros, GradientShap baselines zeros and the batch's mean image, "
+        "Occlusion window (C, H/7, W/7) with stride (C, H/14, W/14), NoiseTunnel "
+        "nt_samples_batch_size 1, IntegratedGradients internal_batch_size = --batch-size",
+    )
+    method.add_argument(
+        "--input-reduction",
+        default="sum-abs",
+        choices=("sum-abs", "sum", "max-abs", "l2"),
+        help="how an input-level attribution (B, 3, H, W) becomes one map per image, over the "
+        "colour channels: sum of absolute values (default, as usual for saliency maps), sum, "
+        "max of absolute values, or L2 norm",
     )
     method.add_argument(
         "--protocol",
@@ -177,6 +204,8 @@ def options_from_args(args: argparse.Namespace) -> EvaluateOptions:
         model=args.model,
         methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
         output=args.output,
+        method_options=tuple(args.method_option),
+        input_reduction=args.input_reduction,
         protocol=args.protocol,
         checkpoint=args.checkpoint,
         weights=args.weights,

@@ -35,24 +35,33 @@ GT_COLOR = (46, 204, 64)
 PRED_COLOR = (255, 255, 255)
 """RGB of predicted boxes in the gallery (drawn over a dark outline)."""
 
-_LABELS = {"cam": "CAM", "gradcam": "Grad-CAM", "infocam": "infoCAM", "infocam+": "infoCAM+"}
+_LABELS = {"cam": "CAM", "gradcam": "Grad-CAM", "infocam": "infoCAM", "infocam+": "infoCAM+",
+           "gradcam++": "Grad-CAM++", "xgradcam": "XGrad-CAM", "layercam": "LayerCAM",
+           "scorecam": "Score-CAM"}
 _PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#9d755d",
-            "#eeca3b", "#bab0ac", "#ff9da6")
-_FIXED_COLORS = {"cam": 0, "gradcam": 1, "infocam": 2, "infocam+": 3}
+            "#eeca3b", "#17becf", "#ff9da6", "#393b79", "#8c6d31", "#843c39", "#7b4173",
+            "#637939", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363")
+_FIXED_COLORS = {"cam": 0, "gradcam": 1, "infocam": 2, "infocam+": 3, "gradcam++": 4,
+                 "xgradcam": 5, "layercam": 6, "scorecam": 7}
+_LEGEND_COLUMNS = 6
 _PANEL_MIN_SIDE = 192
 
 
 def method_label(name: str) -> str:
-    """Display name of a method: ``CAM``, ``Grad-CAM``, ``infoCAM``, ``infoCAM+``.
+    """Display name of a method: ``CAM``, ``Grad-CAM``, ``Grad-CAM++``, ``Score-CAM``, ...
 
     A dotted path shows its last component (``captum.attr.LayerGradientXActivation`` ->
-    ``LayerGradientXActivation``).
+    ``LayerGradientXActivation``, ``captum.attr.Saliency+smoothgrad`` ->
+    ``Saliency+smoothgrad``).
     """
     return _LABELS.get(name, name.rsplit(".", 1)[-1])
 
 
 def method_color(name: str, order: Sequence[str] = ()) -> str:
-    """Hex colour of a method: fixed for the built-in four, else by its place in ``order``."""
+    """Hex colour of a method: fixed for the built-in eight, else by its place in ``order``.
+
+    Twenty colours: a run of up to twelve further methods gets distinct ones.
+    """
     if name in _FIXED_COLORS:
         return _PALETTE[_FIXED_COLORS[name]]
     others = [n for n in order if n not in _FIXED_COLORS]
@@ -175,8 +184,8 @@ def curves_svg(methods: Mapping[str, Mapping[str, Any]]) -> str:
     for axis in axes.flat:
         axis.set_visible(id(axis) in used)
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False,
-                  fontsize=9, bbox_to_anchor=(0.5, 1.04))
+    figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), _LEGEND_COLUMNS),
+                  frameon=False, fontsize=9, bbox_to_anchor=(0.5, 1.0))
     figure.tight_layout()
     return _svg(figure)
 

@@ -5,7 +5,9 @@
 defaults) -> :mod:`~evaluation.runs.lock` (one process per run folder) ->
 :mod:`~evaluation.runs.setup` (methods, data, model, shard) -> :mod:`~evaluation.runs.loop` (the
 batches: :mod:`~evaluation.runs.attributor` computes every method's maps from one forward pass,
-:mod:`~evaluation.runs.methods` names them, the accumulators of :mod:`evaluation.localization`
+:mod:`~evaluation.runs.methods` names them with their options
+(:mod:`~evaluation.runs.method_options`; Captum classes are built and called by
+:mod:`~evaluation.runs.attribution_calls`), the accumulators of :mod:`evaluation.localization`
 count them; :mod:`~evaluation.runs.state` saves and resumes, :mod:`~evaluation.runs.interrupts`
 turns SIGINT/SIGTERM into a saved stop) -> :mod:`~evaluation.runs.reduction` (torchrun,
 :mod:`~evaluation.runs.distributed`) -> :mod:`~evaluation.runs.gallery`,

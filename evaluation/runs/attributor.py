@@ -1,12 +1,13 @@
-"""Every method's maps for one batch from ONE forward pass (plus one backward for Grad-CAM).
+"""Every method's maps for one batch from ONE forward pass (plus one backward for the gradients).
 
 A forward hook on the explained layer keeps its activations ``F`` (B, C, h, w); the logits give
 the predictions. CAM, infoCAM and infoCAM+ come from ``F``, the logits and the classifier weight
-(:func:`infocam_captum.maps.fc_weight_maps`); Grad-CAM takes the gradient of the target logits
-with respect to ``F`` (the backward stops at the layer: the model's parameters are frozen, so the
-backbone records no graph) and computes, exactly as Captum's ``LayerGradCam``,
-``sum_c mean_{ij}(d f_y / d F_c[i, j]) * F_c`` without ReLU. Dotted-path Captum methods run their
-own ``attribute`` call.
+(:func:`infocam_captum.maps.fc_weight_maps`). Grad-CAM, Grad-CAM++, XGrad-CAM and LayerCAM share
+ONE gradient of the target logits with respect to ``F`` (the backward stops at the layer: the
+model's parameters are frozen, so the backbone records no graph) and weigh ``F`` with
+:func:`infocam_captum.gradient_weight_maps`; Grad-CAM is exactly Captum's ``LayerGradCam``
+(``sum_c mean_{ij}(d f_y / d F_c[i, j]) * F_c``, no ReLU). Score-CAM and dotted-path Captum
+methods run their own ``attribute`` call (:meth:`evaluation.runs.methods.Method.maps`).
 
 With a class subset (an ImageNet-1k head evaluated on the 200 Tiny-ImageNet classes) the
 targets are ``classes[label]``, the returned logits are the subset's columns (so predictions are
@@ -25,7 +26,8 @@ import torch
 from torch import nn
 
 from evaluation.models.backbones import CamModel
-from evaluation.runs.methods import Method, attribute_map
+from evaluation.runs.methods import Method
+from infocam_captum.gradient_maps import gradient_weight_maps
 from infocam_captum.maps import fc_weight_maps
 
 
@@ -36,8 +38,9 @@ class BatchResult:
     Attributes:
         logits: (B, K') float32 logits, K' = the subset's size with a class subset, else K.
         maps: method name -> (B, 1, h', w') float32 signed, unnormalised maps.
-        seconds: ``"forward"`` and each method's own time in seconds (Grad-CAM: its backward and
-            map; a Captum method: its whole ``attribute`` call).
+        seconds: ``"forward"`` and each method's own time in seconds (the gradient methods: an
+            equal share of the backward and their maps; a Captum method or Score-CAM: its whole
+            ``attribute`` call).
     """
 
     logits: torch.Tensor
@@ -82,9 +85,11 @@ class BatchAttributor:
             None if classes is None else torch.as_tensor(list(classes), device=device)
         )
         self._fc = [m.name for m in self.methods if m.kind == "fc"]
-        self._gradcam = any(m.kind == "gradcam" for m in self.methods)
-        self._captum = {
-            m.name: m.build(model.module, model.layer) for m in self.methods if m.kind == "captum"
+        self._gradient = [m.name for m in self.methods if m.kind == "gradient"]
+        self._called = {
+            m.name: (m, m.build(model.module, model.layer))
+            for m in self.methods
+            if m.kind in ("layer", "input")
         }
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> BatchResult:
@@ -102,7 +107,8 @@ class BatchAttributor:
         target = labels if self.classes is None else self.classes[labels]
         seconds: dict[str, float] = {}
         start = self._now()
-        with self._capture() as captured, torch.set_grad_enabled(self._gradcam), self._autocast():
+        need_grad = bool(self._gradient)
+        with self._capture() as captured, torch.set_grad_enabled(need_grad), self._autocast():
             logits = self.model.module(images)
         features = captured["features"]
         seconds["forward"] = self._now() - start
@@ -122,14 +128,15 @@ class BatchAttributor:
             maps.update({name: fc_maps[name] for name in self._fc})  # type: ignore[index]
             elapsed = self._now() - start
             seconds.update({name: elapsed / len(self._fc) for name in self._fc})
-        if self._gradcam:
+        if self._gradient:
             start = self._now()
-            maps["gradcam"] = grad_cam_from(features, logits, target)
-            seconds["gradcam"] = self._now() - start
-        for name, attribution in self._captum.items():
+            maps.update(gradient_maps_from(features, logits, target, self._gradient))
+            elapsed = self._now() - start
+            seconds.update({name: elapsed / len(self._gradient) for name in self._gradient})
+        for name, (method, attribution) in self._called.items():
             start = self._now()
             with self._autocast():
-                maps[name] = attribute_map(attribution, images, target, self.classes)
+                maps[name] = method.maps(attribution, images, target, self.classes)
             seconds[name] = self._now() - start
         logits = logits.detach().float()
         if self.classes is not None:
@@ -138,13 +145,13 @@ class BatchAttributor:
 
     @contextmanager
     def _capture(self) -> Iterator[dict[str, torch.Tensor]]:
-        """Hook the layer: keep its output as a leaf (requiring grad for Grad-CAM).
+        """Hook the layer: keep its output as a leaf (requiring grad for the gradient methods).
 
         The model continues with a clone, so in-place operations after the layer cannot alter
         the kept activations, and the gradient of the logits reaches the leaf.
         """
         captured: dict[str, torch.Tensor] = {}
-        need_grad = self._gradcam
+        need_grad = bool(self._gradient)
 
         def hook(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> torch.Tensor:
             leaf = output.detach()
@@ -170,24 +177,26 @@ class BatchAttributor:
         return time.perf_counter()
 
 
-def grad_cam_from(
-    features: torch.Tensor, logits: torch.Tensor, target: torch.Tensor
-) -> torch.Tensor:
-    """Grad-CAM of ``target`` from activations that require grad and the logits built on them.
-
-    ``sum_c mean_{ij}(d f_y / d F_c[i, j]) F_c`` (Selvaraju et al.), without ReLU: the same
-    operations, in the same order, as Captum's ``LayerGradCam`` with ``relu_attributions=False``.
+def gradient_maps_from(
+    features: torch.Tensor,
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    methods: Sequence[str],
+) -> dict[str, torch.Tensor]:
+    """The gradient methods' maps of ``target`` from ONE backward pass of the target logits.
 
     Args:
         features: (B, C, h, w) leaf activations with ``requires_grad``.
         logits: (B, K) computed from ``features``.
         target: (B,) classes.
+        methods: names among ``gradcam``, ``gradcam++``, ``xgradcam``, ``layercam``.
 
     Returns:
-        (B, 1, h, w) float32 maps (float16 activations and gradients under AMP are promoted
-        before the products).
+        method -> (B, 1, h, w) float32 maps (float16 activations and gradients under AMP are
+        promoted first); ``gradcam`` performs Captum's ``LayerGradCam`` operations in order.
     """
     score = logits.gather(1, target[:, None]).squeeze(1)
     (grads,) = torch.autograd.grad(torch.unbind(score), features)
-    weights = torch.mean(grads.float(), dim=(2, 3), keepdim=True)
-    return torch.sum(weights * features.detach().float(), dim=1, keepdim=True)
+    return dict(
+        gradient_weight_maps(features.detach().float(), grads.float(), methods)  # type: ignore[arg-type]
+    )

@@ -48,6 +48,10 @@ class EvaluateOptions:
         split: the split to evaluate (``test`` for CUB, ``val`` for Tiny-ImageNet).
         model: a name of :func:`evaluation.models.backbones.build_model`.
         methods: method names (:func:`evaluation.runs.methods.resolve_methods`).
+        method_options: ``NAME.KEY=VALUE`` options of the methods
+            (:mod:`evaluation.runs.method_options`).
+        input_reduction: how input-level attributions become one map per image: ``sum-abs``,
+            ``sum``, ``max-abs`` or ``l2`` over the colour channels.
         output: the run directory.
         protocol: ``wsoleval``, ``paper`` or ``exact``.
         checkpoint: weights file (``wsol-bench train`` checkpoint or state_dict).
@@ -86,6 +90,8 @@ class EvaluateOptions:
     model: str
     methods: tuple[str, ...]
     output: Path
+    method_options: tuple[str, ...] = ()
+    input_reduction: str = "sum-abs"
     protocol: str = "wsoleval"
     checkpoint: Path | None = None
     weights: str | None = None

@@ -40,10 +40,15 @@ def build_results(
     """
     n, times = setup.num_images, reduced.seconds
     first = metrics[setup.methods[0].name]
+    records = {method.name: method.record() for method in setup.methods}
     method_results = {}
     for name, values in metrics.items():
         method_seconds = times["forward"] + times[name]
-        method_results[name] = {**values, "images_per_second": _rate(n, method_seconds)}
+        method_results[name] = {
+            **values,
+            "images_per_second": _rate(n, method_seconds),
+            "attribution": records[name],
+        }
     index, model, options = setup.dataset.index, setup.model, setup.options
     identity_json = json.dumps(setup.identity, sort_keys=True)
     return {

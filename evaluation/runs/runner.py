@@ -5,8 +5,8 @@
 1. set-up (:mod:`evaluation.runs.setup`): methods, split, model, shard, identity;
 2. the batch loop (:mod:`evaluation.runs.loop`): ONE forward pass per batch with a hook on the
    explained layer (:class:`evaluation.runs.attributor.BatchAttributor`) serves CAM, infoCAM
-   and infoCAM+; Grad-CAM adds one backward to the layer, a dotted-path Captum method runs its
-   own ``attribute`` call; each method feeds a
+   and infoCAM+; the Grad-CAM family shares one backward to the layer; Score-CAM and
+   dotted-path Captum methods run their own ``attribute`` call; each method feeds a
    :class:`~evaluation.localization.LocalizationAccumulator`; the state is saved as it goes;
 3. the reduction over torchrun processes (:mod:`evaluation.runs.reduction`);
 4. every metric's bootstrap interval from the per-image records, the gallery

@@ -24,7 +24,12 @@ imports nothing.
      "protocol": {"name", "frame_size": [H, W], "window", "padding", "convention",
                   "fixed_threshold", "class_map"},
      "classification": {"top1_cls", "top5_cls"},
-     "methods": {name: {<LocalizationAccumulator.compute(bootstrap)>, "images_per_second": float}},
+     "methods": {name: {<LocalizationAccumulator.compute(bootstrap)>, "images_per_second": float,
+                        "attribution": {"kind": "fc" | "gradient" | "layer" | "input",
+                                        "class": dotted path | null, "noise_tunnel": nt_type |
+                                        null, "options": {the --method-option values},
+                                        "defaults": {the benchmark's defaults in force, as
+                                        rules}, "reduction": rule | null}}},
                  (with "intervals": {metric: [low, high] | null, "boxacc_v2_by_iou": {delta: [..]},
                   "curves": {"v1"|"v2": {delta: {"low": [...], "high": [...]}}}} and
                   "interval": {"method": "percentile bootstrap", "resamples": B, "seed": s,
@@ -37,7 +42,8 @@ imports nothing.
                 | null}
 
 A method's ``images_per_second`` is images / (time of the shared forward pass + the method's own
-time: its maps, for Grad-CAM the backward, and its accumulator update);
+time: its maps, for the gradient methods an equal share of their one backward, for Score-CAM and
+Captum classes their ``attribute`` call, and its accumulator update);
 ``forward_images_per_second`` is images / forward time; ``evaluation_images_per_second`` is
 images / wall time of the whole loop (data waits included). Under torchrun the times are the
 slowest rank's.

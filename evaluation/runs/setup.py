@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from evaluation.datasets import WSOLDataset, imagenet1k_indices, read_index
@@ -110,11 +111,14 @@ def prepare_run(options: EvaluateOptions, device: torch.device, context: DistCon
         WSOLError: dataset, checkpoint or method errors (see their modules).
     """
     started = time.perf_counter()
-    methods = resolve_methods(list(options.methods))
+    methods = resolve_methods(
+        list(options.methods), options.method_options, options.input_reduction
+    )
     index = read_index(options.dataset, options.data_root, options.split, options.image_root)
     classes = imagenet1k_indices(index.class_ids) if options.class_map else None
     num_classes = 1000 if options.class_map else index.num_classes
     torch.manual_seed(options.seed)
+    np.random.seed(options.seed)  # Captum's GradientShap draws baselines and scales from NumPy
     model = build_model(options.model, num_classes, options.checkpoint, options.weights)
     image_size = options.image_size
     if image_size is None and options.protocol != "paper":

@@ -19,8 +19,9 @@ A state file is a ``torch.save`` dict (read back with ``weights_only=True``)::
      "seconds": {key: float}}       # time spent so far (forward, each method, data, loop)
 
 The identity is every option that changes the numbers or the batch boundaries (dataset, root,
-split, model, checkpoint and its SHA-256, weights, methods, protocol, image size, window,
-padding, class map, limit, batch size, AMP, seed, device type and world size). Restarting the
+split, model, checkpoint and its SHA-256, weights, methods, their options and the input
+reduction, protocol, image size, window, padding, class map, limit, batch size, AMP, seed, device
+type and world size). Restarting the
 same command continues each rank from ``next_batch``; a different identity in an existing
 ``RUN_DIR`` is refused unless ``overwrite`` is set, which deletes the run's files (only those).
 """

@@ -1,14 +1,23 @@
-"""One forward pass per batch gives every method's maps, equal to the attribution classes'."""
+"""One forward pass per batch (and one backward for the gradient family) gives every method's
+maps, equal to the attribution classes'."""
 
 from __future__ import annotations
 
 import torch
-from captum.attr import LayerGradCam
+from captum.attr import LayerGradCam, Saliency
 
 from evaluation.models.backbones import build_model
 from evaluation.runs.attributor import BatchAttributor
 from evaluation.runs.methods import resolve_methods
-from infocam_captum import LayerClassActivationMap, LayerInfoCam, LayerInfoCamPlus
+from infocam_captum import (
+    LayerCam,
+    LayerClassActivationMap,
+    LayerGradCamPlusPlus,
+    LayerInfoCam,
+    LayerInfoCamPlus,
+    LayerScoreCam,
+    LayerXGradCam,
+)
 
 
 def _model(num_classes: int = 6):
@@ -105,3 +114,47 @@ def test_dotted_captum_method_in_the_attributor() -> None:
     result = attributor(images, labels)
     expected = LayerGradCam(model.module, model.layer).attribute(images, target=labels)
     torch.testing.assert_close(result.maps["captum.attr.LayerGradCam"], expected)
+
+
+def test_gradient_family_shares_one_backward_and_equals_the_classes(monkeypatch) -> None:
+    model = _model()
+    images = torch.randn(4, 3, 40, 40)
+    labels = torch.tensor([3, 0, 5, 1])
+    methods = resolve_methods("gradcam,gradcam++,xgradcam,layercam")
+    attributor = BatchAttributor(model, methods, 3, "same", torch.device("cpu"))
+    calls = []
+    grad = torch.autograd.grad
+
+    def counting_grad(*args, **kwargs):
+        calls.append(1)
+        return grad(*args, **kwargs)
+
+    monkeypatch.setattr(torch.autograd, "grad", counting_grad)
+    result = attributor(images, labels)
+    assert len(calls) == 1
+    monkeypatch.undo()
+    for name, attribution in [
+        ("gradcam++", LayerGradCamPlusPlus),
+        ("xgradcam", LayerXGradCam),
+        ("layercam", LayerCam),
+    ]:
+        expected = attribution(model.module, model.layer).attribute(images, target=labels)
+        torch.testing.assert_close(result.maps[name], expected)
+    gradcam = LayerGradCam(model.module, model.layer).attribute(images, target=labels)
+    assert torch.equal(result.maps["gradcam"], gradcam)
+    assert set(result.seconds) == {"forward", "gradcam", "gradcam++", "xgradcam", "layercam"}
+
+
+def test_scorecam_and_input_level_methods_in_the_attributor() -> None:
+    model = _model()
+    images = torch.randn(2, 3, 24, 24)
+    labels = torch.tensor([4, 2])
+    methods = resolve_methods(
+        "cam,scorecam,captum.attr.Saliency", ["scorecam.batch_size=7"], "max-abs"
+    )
+    result = BatchAttributor(model, methods, 3, "same", torch.device("cpu"))(images, labels)
+    expected = LayerScoreCam(model.module, model.layer).attribute(images, target=labels)
+    torch.testing.assert_close(result.maps["scorecam"], expected)
+    saliency = Saliency(model.module).attribute(images, target=labels)  # |gradient|
+    torch.testing.assert_close(result.maps["captum.attr.Saliency"], saliency.amax(1, keepdim=True))
+    assert result.maps["captum.attr.Saliency"].shape == (2, 1, 24, 24)

@@ -80,7 +80,8 @@ def test_results_equal_an_independent_computation(single_run: Path, synthetic_ro
     for name, maps in expected_maps.items():
         accumulator = LocalizationAccumulator(frame_size=(32, 32), convention="wsoleval")
         accumulator.update(maps, boxes, labels, topk_predictions=topk, masks=masks)
-        got = {k: v for k, v in results["methods"][name].items() if k != "images_per_second"}
+        got = {k: v for k, v in results["methods"][name].items()
+               if k not in ("images_per_second", "attribution")}
         expected = accumulator.compute(BootstrapSettings(resamples=1000, seed=0))
         for key in ATTRIBUTION_METRICS:  # float32 maps of another computation order
             assert got.pop(key) == pytest.approx(expected.pop(key), rel=1e-5)
@@ -233,6 +234,35 @@ def test_dotted_captum_method_evaluates(synthetic_root: Path, tmp_path: Path) ->
     assert values["num_images"] == 4 and 0 <= values["maxboxacc"] <= 100
 
 
+def test_cam_family_and_input_level_methods_evaluate_with_their_options(
+    synthetic_root: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "family"
+    smooth = "captum.attr.Saliency+smoothgrad"
+    methods = f"cam,gradcam++,xgradcam,layercam,scorecam,{smooth}"
+    args = _args(synthetic_root, output, "--methods", methods, "--limit", "4",
+                 "--method-option", "scorecam.batch_size=16",
+                 "--method-option", f"{smooth}.nt_samples=2", "--input-reduction", "l2")
+    assert main(args) == 0
+    results = json.loads((output / "results.json").read_text())
+    assert list(results["methods"]) == methods.split(",")
+    assert results["methods"]["scorecam"]["attribution"] == {
+        "kind": "layer", "class": "infocam_captum.scorecam.LayerScoreCam", "noise_tunnel": None,
+        "options": {"batch_size": 16}, "defaults": {}, "reduction": None,
+    }
+    record = results["methods"][smooth]["attribution"]
+    assert record["kind"] == "input" and record["noise_tunnel"] == "smoothgrad"
+    assert record["options"] == {"nt_samples": 2} and record["reduction"] == "l2"
+    assert results["methods"]["gradcam++"]["attribution"]["kind"] == "gradient"
+    assert results["config"]["method_options"] == [
+        "scorecam.batch_size=16", f"{smooth}.nt_samples=2"
+    ]
+    for values in results["methods"].values():
+        assert values["num_images"] == 4 and values["images_per_second"] > 0
+    report = (output / "report.md").read_text()
+    assert "Score-CAM" in report and "Saliency+smoothgrad" in report
+
+
 def test_paper_protocol_defaults(synthetic_root: Path, tmp_path: Path) -> None:
     output = tmp_path / "paper"
     args = _args(synthetic_root, output, "--methods", "infocam+", "--protocol", "paper",
@@ -262,7 +292,8 @@ def test_other_configuration_in_run_dir_needs_overwrite(
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (("--methods", "cam,gradcam++"), "unknown method 'gradcam++'"),
+        (("--methods", "cam,scorecamm"), "unknown method 'scorecamm'"),
+        (("--method-option", "cam.window=3"), "cam is computed by the runner"),
         (("--model", "resnet5"), "unknown model 'resnet5'"),
         (("--data-root", "/no/such/folder"), "/no/such/folder"),
         (("--limit", "0"), "limit must be >= 1"),

@@ -1,16 +1,20 @@
 """The methods under contract: one entry per attribution class, with the oracle it must equal.
 
 Each :class:`MethodEntry` says how to build the class, which extra ``attribute`` keywords it
-takes in the contract (``window=1``: the oracles hold before the region sum), which Captum-made
-attribution it must equal on every case, and which exceptions it raises for a refused target or
-a layer that never ran. :data:`CONTROL` is ``LayerGradCam`` itself, run through every check: what
-the contract asks of the methods, Captum's own layer attribution does.
+takes in the contract (``window=1``: the oracles hold before the region sum), which oracle
+attribution it must equal on every case, which exceptions it raises for a refused target or a
+layer that never ran, and how much wider than the dtype's rounding its NoiseTunnel check may be.
+:data:`CONTROL` is ``LayerGradCam`` itself, run through every check: what the contract asks of
+the methods, Captum's own layer attribution does.
 
 Oracles (GAP -> Linear heads, ``h * w`` the layer's spatial size; ``f`` the logits):
 
 - CAM = ``h * w`` x LayerGradCam.
 - infoCAM before the window = ``h * w`` x LayerGradCam on ``f - (f.sum(1) - f) / (K - 1)``.
 - infoCAM+ before the window = ``h * w`` x LayerGradCam on ``f_y - min_{y' != y} f_y'``.
+- Grad-CAM++, XGrad-CAM, LayerCAM: their formulas written out with ``einsum`` on Captum's own
+  activations and layer gradients; Score-CAM: a loop of one masked forward pass per example and
+  channel (:mod:`.oracles`).
 
 A new class joins the contract with one more entry here.
 """
@@ -26,8 +30,24 @@ from captum.attr import LayerAttribution, LayerGradCam
 from captum.log import log_usage
 from torch import Tensor, nn
 
-from infocam_captum import LayerClassActivationMap, LayerInfoCam, LayerInfoCamPlus
+from infocam_captum import (
+    LayerCam,
+    LayerClassActivationMap,
+    LayerGradCamPlusPlus,
+    LayerInfoCam,
+    LayerInfoCamPlus,
+    LayerScoreCam,
+    LayerXGradCam,
+)
 from infocam_captum.exceptions import InvalidArgumentError, TargetError
+
+from .oracles import (
+    GradientFormulaOracle,
+    ScoreCamOracle,
+    grad_cam_plus_plus,
+    layer_cam,
+    xgrad_cam,
+)
 
 Build = Callable[[Callable[..., Any], nn.Module, list[int] | None], LayerAttribution]
 
@@ -77,6 +97,7 @@ class MethodEntry:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     refusal: type[BaseException] = TargetError
     never_ran: type[BaseException] = InvalidArgumentError
+    rounding: float = 1.0
 
     def __str__(self) -> str:
         return self.name
@@ -100,6 +121,24 @@ METHODS: list[MethodEntry] = [
         lambda f, layer, ids: ScaledGradCam(f, layer, ids, contrast_with_the_least_likely_other),
         {"window": 1},
     ),
+    MethodEntry(
+        "LayerGradCamPlusPlus",
+        LayerGradCamPlusPlus,
+        lambda f, layer, ids: GradientFormulaOracle(f, layer, ids, grad_cam_plus_plus),
+    ),
+    MethodEntry(
+        "LayerXGradCam",
+        LayerXGradCam,
+        lambda f, layer, ids: GradientFormulaOracle(f, layer, ids, xgrad_cam),
+    ),
+    MethodEntry(
+        "LayerCam",
+        LayerCam,
+        lambda f, layer, ids: GradientFormulaOracle(f, layer, ids, layer_cam),
+    ),
+    # Batched masked passes round differently from the oracle's one-image passes, and vargrad (a
+    # difference of squares) magnifies that: a wider float32 tolerance under NoiseTunnel.
+    MethodEntry("LayerScoreCam", LayerScoreCam, ScoreCamOracle, {"batch_size": 3}, rounding=4.0),
 ]
 
 CONTROL = MethodEntry(

@@ -27,11 +27,11 @@ def tolerance(dtype: torch.dtype) -> float:
     return {torch.float64: 1e-10, torch.float32: 2e-5, torch.bfloat16: 5e-2}[dtype]
 
 
-def assert_maps_close(actual: Tensor, expected: Tensor) -> None:
-    """Equal up to the dtype's rounding, relative to the largest value."""
+def assert_maps_close(actual: Tensor, expected: Tensor, rounding: float = 1.0) -> None:
+    """Equal up to the dtype's rounding (times ``rounding``), relative to the largest value."""
     assert isinstance(actual, Tensor) and isinstance(expected, Tensor)
     assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    scale = 1.0 + float(expected.detach().double().abs().max())
+    scale = rounding * (1.0 + float(expected.detach().double().abs().max()))
     torch.testing.assert_close(
         actual.detach(), expected.detach(), rtol=0, atol=tolerance(expected.dtype) * scale
     )
@@ -133,7 +133,7 @@ def test_noise_tunnel_equals_the_oracle_under_noise(method: MethodEntry, case: C
     oracle = NoiseTunnel(method.oracle(built.model, built.layer, None))
     torch.manual_seed(7)  # the same noise draws
     expected = oracle.attribute(built.inputs, **arguments, **built.arguments())
-    assert_maps_close(actual, expected)
+    assert_maps_close(actual, expected, method.rounding)
 
 
 @pytest.mark.parametrize("device_ids", [None, [0]], ids=["from_the_model", "given"])

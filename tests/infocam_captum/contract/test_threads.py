@@ -8,16 +8,31 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 
-from infocam_captum import LayerClassActivationMap, LayerInfoCam, LayerInfoCamPlus
+from infocam_captum import (
+    LayerCam,
+    LayerClassActivationMap,
+    LayerGradCamPlusPlus,
+    LayerInfoCam,
+    LayerInfoCamPlus,
+    LayerScoreCam,
+    LayerXGradCam,
+)
 
 from ..toy_models import SmallCnn
 
 THREADS = 4
 CALLS_PER_THREAD = 40
+FC_METHODS = [LayerClassActivationMap, LayerInfoCam, LayerInfoCamPlus]
+HEADLESS_METHODS = [LayerGradCamPlusPlus, LayerXGradCam, LayerCam, LayerScoreCam]
+SETTINGS = [
+    *[(method, head) for method in FC_METHODS for head in ("classifier", "automatic")],
+    *[(method, "none") for method in HEADLESS_METHODS],
+]
 
 
-@pytest.mark.parametrize("head", ["classifier", "automatic"])
-@pytest.mark.parametrize("method", [LayerClassActivationMap, LayerInfoCam, LayerInfoCamPlus])
+@pytest.mark.parametrize(
+    ("method", "head"), SETTINGS, ids=[f"{m.__name__}-{h}" for m, h in SETTINGS]
+)
 def test_threads_sharing_one_object_get_their_own_maps(method, head):
     model = SmallCnn(num_classes=5).eval()
     attribution = method(
