@@ -8,7 +8,8 @@ folder, one random box each, thresholds 0.00..0.99 step 0.01, the ``wsoleval`` c
   loop: one ``cv2.findContours`` per map per threshold) run once for V1 and once for V2, as the
   reference does, on maps read from the same files, in this process (its imports not counted).
 - **score**: ``python -m evaluation score`` in a subprocess, wall time from start to exit
-  (interpreter, imports, the numba cache load, reading, resizing, sweeps, the JSON), its peak RSS
+  (interpreter, imports, the numba cache load, reading, resizing, the per-image attribution
+  metrics, sweeps, per-image records and 1,000 bootstrap resamples, the JSON), its peak RSS
   from GNU ``time`` (``/usr/bin/time``). Its curves must equal the brute force's counts exactly,
   or the script fails.
 
