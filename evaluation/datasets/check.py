@@ -2,7 +2,8 @@
 
 :class:`DecodeCheck` is a map-style dataset: item ``i`` decodes record ``i``'s image as the
 evaluation loader does (:func:`~evaluation.datasets.images.load_rgb` at the annotated size, so a
-truncated file or one of another size fails) and its masks, and returns ``(i, None)`` or
+truncated file or one of another size fails) and its masks
+(:func:`~evaluation.datasets.masks.read_grey_mask`), and returns ``(i, None)`` or
 ``(i, message)``. Run it through a DataLoader with worker processes (``collate_fn=list``) to use
 every core; nothing is kept of the pixels.
 """
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 from torch.utils.data import Dataset
 
-from evaluation.datasets.images import load_binary_mask, load_rgb
+from evaluation.datasets.images import load_rgb
+from evaluation.datasets.masks import read_grey_mask
 from evaluation.datasets.records import DatasetIndex
 from evaluation.errors import WSOLError
 
@@ -33,7 +35,7 @@ class DecodeCheck(Dataset):
         try:
             load_rgb(record.path, record.size)
             for path in masks:
-                load_binary_mask(path, record.size)
+                read_grey_mask(path, record.size)
         except WSOLError as error:
             return i, str(error)
         return i, None

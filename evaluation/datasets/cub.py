@@ -84,10 +84,12 @@ def read_cub(
             then left out of the index (default: the error is raised).
 
     Returns:
-        The index named ``"cub"``; records in ``images.txt`` order, image ids as in
-        ``images.txt``, class ids the folder names (``001.Black_footed_Albatross``) and class
-        names with the number and underscores removed (``Black footed Albatross``). Records have
-        a ``mask_path`` when ``segmentations/`` exists.
+        The index named ``"cub"``; records in ``images.txt`` order, image ids the paths under
+        ``images/`` (``001.Black_footed_Albatross/Black_Footed_Albatross_0046_18.jpg``, as the
+        reference's metadata and ``wsol-bench convert`` write them), class ids the folder names
+        (``001.Black_footed_Albatross``) and class names with the number and underscores removed
+        (``Black footed Albatross``). Records have a ``mask_path`` when ``segmentations/``
+        exists.
 
     Raises:
         ConfigurationError: Unknown split.
@@ -135,7 +137,7 @@ def read_cub(
         line, xywh = raw_boxes[image_id]
         records.append(
             ImageRecord(
-                image_id=str(image_id),
+                image_id=relpath,
                 path=path,
                 label=label,
                 boxes=(_fit_box(boxes_path, line, xywh, size),),

@@ -1,4 +1,4 @@
-"""Image files: the pixel size from the header alone, RGB decoding, binary masks.
+"""Image files: the pixel size from the header alone, RGB decoding.
 
 Readers need every image's size to check and map its boxes. Opening 10,000 files with PIL costs
 about 150 us each; :func:`read_image_size` reads the JPEG SOF or PNG IHDR fields directly (a few
@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
 from PIL import Image
 
 from evaluation.errors import AccessError, DataFormatError, WSOLError
@@ -126,31 +125,3 @@ def load_rgb(path: Path, size: tuple[int, int] | None = None) -> Image.Image:
             f"image is {rgb.size[0]}x{rgb.size[1]}, the annotations say {size[0]}x{size[1]}",
         )
     return rgb
-
-
-def load_binary_mask(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Read a mask PNG as a boolean array (H, W): true where the grey value exceeds 127.
-
-    ``LA`` masks (some of CUB's segmentations) use their grey channel, other modes their
-    luminance; CUB's values are annotator votes scaled to 0..255, so the threshold is a 0.5
-    majority.
-
-    Raises:
-        DataFormatError: The file cannot be decoded or has another size than expected.
-        AccessError: This user may not read the file.
-    """
-    try:
-        with Image.open(path) as image:
-            grey = image.getchannel("L") if image.mode in ("LA", "La") else image.convert("L")
-            values = np.asarray(grey)
-    except PermissionError:
-        raise AccessError(path, "read this mask") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise DataFormatError(path, None, f"cannot decode the mask ({error})") from None
-    if size is not None and (values.shape[1], values.shape[0]) != tuple(size):
-        raise DataFormatError(
-            path,
-            None,
-            f"mask is {values.shape[1]}x{values.shape[0]}, the image is {size[0]}x{size[1]}",
-        )
-    return values > 127

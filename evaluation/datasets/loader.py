@@ -32,13 +32,13 @@ import torch
 from torch.utils.data import Dataset
 
 from evaluation.datasets.cub import read_cub
-from evaluation.datasets.images import load_binary_mask, load_rgb
+from evaluation.datasets.images import load_rgb
+from evaluation.datasets.masks import check_mask_rule, default_mask_rule, frame_label_mask
 from evaluation.datasets.records import Box, DatasetIndex, ImageRecord
 from evaluation.datasets.tiny_imagenet import read_tiny_imagenet
 from evaluation.datasets.transforms import (
     eval_geometry,
     eval_image,
-    eval_mask,
     map_boxes,
     to_tensor,
     train_geometry,
@@ -131,6 +131,7 @@ def load_dataset(
     train: bool = False,
     masks: bool = True,
     image_root: str | Path | None = None,
+    mask_rule: str | None = None,
 ) -> WSOLDataset:
     """Read a split (:func:`read_index`) and wrap it in a :class:`WSOLDataset`.
 
@@ -144,12 +145,14 @@ def load_dataset(
         train: Training samples (random crop and flip, no boxes or masks).
         masks: Load masks for records that have them (evaluation only).
         image_root: Image folder of ``wsol-metadata``.
+        mask_rule: Grey threshold of the masks (:data:`evaluation.datasets.masks.MASK_RULES`);
+            default: the protocol's (:func:`evaluation.datasets.masks.default_mask_rule`).
 
     Returns:
         The dataset.
     """
     index = read_index(name, root, split, image_root)
-    return WSOLDataset(index, protocol, normalization, image_size, train, masks)
+    return WSOLDataset(index, protocol, normalization, image_size, train, masks, mask_rule)
 
 
 class WSOLDataset(Dataset):
@@ -171,6 +174,7 @@ class WSOLDataset(Dataset):
         image_size: int | None = None,
         train: bool = False,
         masks: bool = True,
+        mask_rule: str | None = None,
     ) -> None:
         """Map every box into the frame.
 
@@ -182,10 +186,13 @@ class WSOLDataset(Dataset):
             image_size: Frame side ``S``.
             train: Augmented training samples without boxes.
             masks: Serve masks where records have them (evaluation only).
+            mask_rule: Grey threshold of the masks (:data:`evaluation.datasets.masks.MASK_RULES`);
+                ``None``: the protocol's default.
 
         Raises:
-            ConfigurationError: Unknown protocol, ``normalization`` is not two triples with a
-                positive std, or ``paper-as-published`` on records without ``authors_boxes``.
+            ConfigurationError: Unknown protocol or mask rule, ``normalization`` is not two
+                triples with a positive std, or ``paper-as-published`` on records without
+                ``authors_boxes``.
         """
         mean, std = _check_normalization(normalization)
         native = index.name in _NATIVE_NAMES
@@ -196,6 +203,7 @@ class WSOLDataset(Dataset):
         self.frame_size = self.geometry.frame_size
         self.num_classes = index.num_classes
         self.masks = masks and not train
+        self.mask_rule = check_mask_rule(mask_rule or default_mask_rule(protocol))
         self._mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
         self._std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
         ground_truth = _ground_truth(index, protocol)
@@ -236,13 +244,9 @@ class WSOLDataset(Dataset):
 
     def _mask(self, record: ImageRecord) -> np.ndarray:
         """The record's label mask in the frame: 1 foreground, 0 background, 255 ignore."""
-        foreground = np.zeros((record.size[1], record.size[0]), dtype=bool)
-        for path in record.mask_paths:
-            foreground |= load_binary_mask(path, record.size)
-        labels = foreground.astype(np.uint8)
-        if record.ignore_path is not None:
-            labels[load_binary_mask(record.ignore_path, record.size) & ~foreground] = 255
-        return eval_mask(labels, self.geometry)
+        return frame_label_mask(
+            record.mask_paths, record.ignore_path, self.geometry, self.mask_rule, record.size
+        )
 
 
 def _ground_truth(index: DatasetIndex, protocol: str) -> list[tuple[Box, ...]]:

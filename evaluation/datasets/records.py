@@ -33,7 +33,8 @@ class ImageRecord:
         label: 0-based class index in the dataset's own class order.
         boxes: Ground-truth boxes, inclusive ``(x0, y0, x1, y1)`` in original pixels; may be empty.
         size: Original size ``(W, H)`` in pixels.
-        mask_path: Foreground mask PNG (non-zero above 127 is foreground), or ``None``.
+        mask_path: Foreground mask PNG (grey levels, thresholded by a rule of
+            :mod:`evaluation.datasets.masks`), or ``None``.
         extra_mask_paths: Further instance masks of the same image, OR-ed with ``mask_path``.
         ignore_path: Mask PNG of pixels to ignore in PxAP (the reference format's ignore file).
         authors_boxes: The boxes as the infoCAM authors' code reads the annotation file

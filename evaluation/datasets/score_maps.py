@@ -1,11 +1,14 @@
-"""Score maps saved as ``<image_id>.npy`` files (the reference evaluation's format): read, checked.
+"""Score maps saved as ``<image_id>.npy`` files (the reference evaluation's format): found, read.
 
-A score map is one array of numbers per image, any size:
+A score map is one array of numbers per image, any size, at :func:`map_path` (``np.save`` appends
+``.npy`` to the image id, its ``.jpg`` included):
 
 - ``(H, W)``, or ``(1, H, W)`` (the leading axis of length 1 is dropped, as CAM tools often save a
   single-channel map);
-- floating point of any precision (float16 is widened to float32), or integers: heat maps saved
-  as uint8 are accepted, since min-max normalisation turns any integer map into a valid score.
+- floating point of any precision, or integers: heat maps saved as uint8 are accepted, since
+  min-max normalisation turns any integer map into a valid score. The dtype is kept as saved:
+  :func:`evaluation.localization.frame.to_frame` widens every map to float64 as the reference
+  does (a float16 or integer map through float32 first would round differently).
 
 Refused with a :class:`~evaluation.errors.ScoreMapError` naming the file: a boolean array (a mask
 is not a score map), other shapes (``(3, H, W)`` colour heat maps, ``(H, W, 1)``, 1-D, 0-D, an
@@ -24,6 +27,11 @@ import numpy as np
 from evaluation.errors import AccessError, ScoreMapError
 
 EXPECTED = "a 2-D (H, W) array of numbers, or (1, H, W)"
+
+
+def map_path(root: Path, image_id: str) -> Path:
+    """``root / (image_id + ".npy")``: ``np.save`` appends ``.npy`` to the id, suffix included."""
+    return root / f"{image_id}.npy"
 
 
 def read_score_map(path: Path) -> np.ndarray:
@@ -61,7 +69,7 @@ def check_score_map(array: Any, path: Path) -> np.ndarray:
         path: The file, for messages.
 
     Returns:
-        ``(H, W)`` float32 or float64 (float64 stays float64; other dtypes become float32).
+        The ``(H, W)`` array, its dtype as saved.
 
     Raises:
         ScoreMapError: A boolean, non-numeric, empty or wrongly shaped array.
@@ -76,4 +84,4 @@ def check_score_map(array: Any, path: Path) -> np.ndarray:
         array = array[0]
     if array.ndim != 2 or array.size == 0:
         raise ScoreMapError(f"{path}: shape {tuple(array.shape)}; expected {EXPECTED}")
-    return array if array.dtype == np.float64 else np.asarray(array, dtype=np.float32)
+    return array

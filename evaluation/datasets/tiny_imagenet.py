@@ -58,7 +58,9 @@ def read_tiny_imagenet(
 
     Returns:
         The index named ``"tiny-imagenet"``. Train records are ordered by class (``wnids.txt``)
-        then box-file line, val records by annotation line; image ids are the file names.
+        then box-file line, val records by annotation line; image ids are the paths relative to
+        ``root`` (``val/images/val_0.JPEG``), as ``wsol-bench convert`` writes them and the
+        reference's metadata names images (its ILSVRC ids start with the split folder).
 
     Raises:
         ConfigurationError: Unknown split.
@@ -98,7 +100,7 @@ def read_tiny_imagenet(
         box = parse_box(entry.source, entry.line, entry.box, size)
         records.append(
             ImageRecord(
-                image_id=entry.name,
+                image_id=f"{split}/{entry.image}",
                 path=path,
                 label=entry.label,
                 boxes=(box,),
@@ -123,7 +125,6 @@ def authors_box(box: Box) -> Box:
 class _Entry(NamedTuple):
     """One annotation line: the image and where its box fields come from."""
 
-    name: str  # file name, the image id
     image: str  # path relative to the split folder
     mask: str  # mask path relative to segmentations/<split>
     label: int
@@ -192,7 +193,7 @@ def _train_entries(base: Path, wnids: list[str], required: bool) -> list[_Entry]
             seen[name] = line
             mask = f"{wnid}/{Path(name).stem}.png"
             image = f"{wnid}/images/{name}"
-            entries.append(_Entry(name, image, mask, label, box_path, line, fields[1:]))
+            entries.append(_Entry(image, mask, label, box_path, line, fields[1:]))
         if required:
             _check_all_annotated(base / "train" / wnid / "images", seen, box_path)
     return entries
@@ -217,7 +218,7 @@ def _val_entries(base: Path, wnids: list[str], required: bool) -> list[_Entry]:
             )
         seen[name] = line
         mask = f"{Path(name).stem}.png"
-        entries.append(_Entry(name, f"images/{name}", mask, labels[wnid], path, line, fields[2:]))
+        entries.append(_Entry(f"images/{name}", mask, labels[wnid], path, line, fields[2:]))
     if required:
         _check_all_annotated(base / "val" / "images", seen, path)
     return entries

@@ -26,17 +26,23 @@ per axis (``s_x = S / W``, ``s_y = S / H`` where ``R == S``):
 Training (``train=True``) resizes to ``R = round(S * 256 / 224)``, takes a random ``S x S`` crop and
 flips horizontally with probability 0.5 (the authors' recipe; Tiny-ImageNet under ``paper`` keeps
 ``R = S``: no crop, flip only).
+
+Torch is imported only by the two functions that use it (:func:`train_image`, :func:`to_tensor`):
+mapping boxes and masks (``wsol-bench score``) needs no torch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
 from evaluation.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import torch
 
 PROTOCOLS = ("wsoleval", "paper", "paper-as-published", "exact")
 PAPER_PROTOCOLS = ("paper", "paper-as-published")
@@ -142,17 +148,13 @@ def eval_image(image: Image.Image, geometry: Geometry) -> Image.Image:
     return _place(image, geometry, Image.Resampling.BILINEAR)
 
 
-def eval_mask(mask: np.ndarray, geometry: Geometry) -> np.ndarray:
-    """Move a uint8 label mask (H, W) into the frame with nearest-neighbour resampling."""
-    placed = _place(Image.fromarray(mask), geometry, Image.Resampling.NEAREST)
-    return np.asarray(placed)
-
-
 def train_image(image: Image.Image, geometry: Geometry) -> Image.Image:
     """Resize to ``R x R``, crop a random ``S x S`` window, flip horizontally with p = 0.5.
 
     Randomness comes from torch's generator, seeded per DataLoader worker.
     """
+    import torch
+
     resized = _resize(image, geometry.resize, Image.Resampling.BILINEAR)
     span = geometry.resize - geometry.crop + 1
     left, top = (int(v) for v in torch.randint(0, span, (2,)))
@@ -168,6 +170,8 @@ def to_tensor(image: Image.Image, mean: torch.Tensor, std: torch.Tensor) -> torc
     Computed in one pass as ``x * (1 / (255 std)) + (-mean / std)`` (equal up to float rounding);
     ``mean`` and ``std`` are (3, 1, 1).
     """
+    import torch
+
     pixels = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)
     out = torch.addcmul(-mean / std, pixels.float(), 1.0 / (255.0 * std))
     return out.contiguous()

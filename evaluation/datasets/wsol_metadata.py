@@ -5,7 +5,9 @@ image root):
 
 - ``image_ids.txt``: ``<relpath>``, one per line; it defines the order.
 - ``class_labels.txt``: ``<relpath>,<label>`` with 0-based integer labels.
-- ``image_sizes.txt``: ``<relpath>,<W>,<H>``, the original size in pixels.
+- ``image_sizes.txt``: ``<relpath>,<W>,<H>``, the original size in pixels. The reference leaves
+  it empty for OpenImages: an empty file means "read the sizes from the files", the image headers
+  when the image folder is given, else each image's first mask (mask variant).
 - ``localization.txt``, either boxes ``<relpath>,<x0>,<y0>,<x1>,<y1>`` (0-based inclusive pixel
   coordinates, one line per box, several lines for several boxes) or masks
   ``<relpath>,<mask_png>[,<ignore_png>]`` (one line per instance mask; the ignore mask only on the
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from evaluation.datasets.images import read_image_size
 from evaluation.datasets.parsing import parse_box, parse_int, read_rows, require_files
 from evaluation.datasets.records import Box, DatasetIndex, ImageRecord
 from evaluation.errors import ConfigurationError, DataFormatError
@@ -51,7 +54,8 @@ def read_wsol_metadata(
         MissingFilesError: A metadata file, image or mask is absent.
         DataFormatError: A line has a wrong field count, a non-numeric or negative number, a
             duplicate id, an id unknown to ``image_ids.txt`` or missing from another file, an
-            inverted box or a box outside the image, or mixes box and mask lines.
+            inverted box or a box outside the image, or mixes box and mask lines; or
+            ``image_sizes.txt`` is empty and no image or mask folder gives the sizes.
     """
     folder = Path(metadata_dir)
     require_files((folder / name for name in METADATA_FILES), "metadata files", folder)
@@ -70,18 +74,16 @@ def read_wsol_metadata(
         labels[relpath] = parse_int(labels_path, line, label, "label", minimum=0)
     _require_all(labels_path, order, labels)
 
-    sizes_path = folder / "image_sizes.txt"
-    sizes: dict[str, tuple[int, int]] = {}
-    for line, (relpath, width, height) in _keyed_rows(sizes_path, order, (3,), "<relpath>,<W>,<H>"):
-        sizes[relpath] = (
-            parse_int(sizes_path, line, width, "width W", minimum=1),
-            parse_int(sizes_path, line, height, "height H", minimum=1),
-        )
-    _require_all(sizes_path, order, sizes)
-
     image_base = None if image_root is None else Path(image_root)
     mask_base = image_base if mask_root is None else Path(mask_root)
+    sizes_path = folder / "image_sizes.txt"
+    sizes = _read_sizes(sizes_path, order)
+    if sizes is None and image_base is not None:
+        require_files((image_base / relpath for relpath in order), "images", image_base)
+        sizes = {relpath: read_image_size(image_base / relpath) for relpath in order}
     boxes, masks, ignores = _read_localization(folder / "localization.txt", order, sizes, mask_base)
+    if sizes is None:
+        sizes = _sizes_from_masks(sizes_path, order, masks, mask_base)
 
     records = [
         ImageRecord(
@@ -110,6 +112,41 @@ def read_wsol_metadata(
         class_names=names,
         class_ids=list(names),
     )
+
+
+def _read_sizes(path: Path, order: dict[str, int]) -> dict[str, tuple[int, int]] | None:
+    """``image_sizes.txt`` as ``{relpath: (W, H)}``; ``None`` when it has no line for any image."""
+    sizes: dict[str, tuple[int, int]] = {}
+    for line, (relpath, width, height) in _keyed_rows(path, order, (3,), "<relpath>,<W>,<H>"):
+        sizes[relpath] = (
+            parse_int(path, line, width, "width W", minimum=1),
+            parse_int(path, line, height, "height H", minimum=1),
+        )
+    if not sizes and order:
+        return None
+    _require_all(path, order, sizes)
+    return sizes
+
+
+def _sizes_from_masks(
+    sizes_path: Path, order: dict[str, int], masks: dict[str, list[Path]], mask_base: Path | None
+) -> dict[str, tuple[int, int]]:
+    """Each image's size from the header of its first mask (``image_sizes.txt`` is empty).
+
+    Raises:
+        DataFormatError: There is no mask folder to read them from.
+        MissingFilesError: A first mask is absent.
+    """
+    if mask_base is None or not masks:
+        raise DataFormatError(
+            sizes_path,
+            None,
+            "the file is empty (as in the reference's OpenImages metadata): the image sizes are "
+            "read from the images or the masks, but no image or mask folder was given",
+        )
+    firsts = {relpath: masks[relpath][0] for relpath in order}
+    require_files(firsts.values(), "mask files", mask_base)
+    return {relpath: read_image_size(path) for relpath, path in firsts.items()}
 
 
 def _keyed_rows(
@@ -142,10 +179,14 @@ def _require_all(path: Path, order: dict[str, int], found: dict[str, object]) ->
 def _read_localization(
     path: Path,
     order: dict[str, int],
-    sizes: dict[str, tuple[int, int]],
+    sizes: dict[str, tuple[int, int]] | None,
     mask_base: Path | None,
 ) -> tuple[dict[str, list[Box]], dict[str, list[Path]], dict[str, Path]]:
-    """Parse ``localization.txt`` (box or mask variant) into per-id boxes, masks, ignore masks."""
+    """Parse ``localization.txt`` (box or mask variant) into per-id boxes, masks, ignore masks.
+
+    ``sizes`` is ``None`` when ``image_sizes.txt`` is empty and no image folder was given: boxes
+    cannot be checked then, so a box line raises.
+    """
     box_layout = "<relpath>,<x0>,<y0>,<x1>,<y1>"
     mask_layout = "<relpath>,<mask_png>,<ignore_png>"
     rows = read_rows(path, ",", (2, 3, 5), f"{box_layout}' or '{mask_layout}")
@@ -163,6 +204,13 @@ def _read_localization(
                 path, line, f"mixes box and mask lines: expected '{expected}' like line 1"
             )
         if variant:
+            if sizes is None:
+                raise DataFormatError(
+                    path.parent / "image_sizes.txt",
+                    None,
+                    "the file is empty: boxes need the image sizes; list them, or give the "
+                    "image folder to read them from",
+                )
             boxes.setdefault(relpath, []).append(parse_box(path, line, fields[1:], sizes[relpath]))
             continue
         if not fields[1]:

@@ -1,17 +1,20 @@
 """A streaming, mergeable localisation accumulator: box metrics, attribution metrics, intervals.
 
-:meth:`LocalizationAccumulator.update` takes each batch of raw maps one way through the
-package: quantise (:mod:`evaluation.localization.quantization`), sweep
-(:mod:`evaluation.localization.sweeps`: every threshold's best V1 and V2 IoU, resolved), count
-(:mod:`evaluation.localization.counts`: int64 counters); the raw maps in the frame are also
-scored against the ground-truth regions (:mod:`evaluation.localization.attribution`: pointing
-games, relevance mass and rank, top-k, AUC). Each image's hits, top-k flags, label and attribution
-values go into per-image records at its position
+:meth:`LocalizationAccumulator.update` takes each batch of raw maps (torch tensors of any size
+and device, as a model gives them) one way through the package: quantise
+(:mod:`evaluation.localization.quantization`) and score the raw maps in the frame against the
+ground-truth regions (:mod:`evaluation.localization.attribution`: pointing games, relevance mass
+and rank, top-k, AUC), then :meth:`~LocalizationAccumulator.update_levels` sweeps
+(:mod:`evaluation.localization.sweeps`: every threshold's best V1 and V2 IoU, resolved), counts
+(:mod:`evaluation.localization.counts`: int64 counters) and records each image's hits, top-k
+flags, label and attribution values at its position
 (:class:`~evaluation.statistics.records.ImageRecords`), from which every metric gets a bootstrap
-interval. Counters and records add exactly across batches, shards and processes
-(:meth:`~LocalizationAccumulator.merge`, :meth:`~LocalizationAccumulator.all_reduce`; records of
-disjoint positions), :meth:`~LocalizationAccumulator.state_dict` lets an interrupted run resume,
-and :meth:`~LocalizationAccumulator.compute` turns the final counts into percentages
+interval. ``update_levels`` is the one counting path; it takes numpy levels and values, so that
+saved maps (``wsol-bench score``) are scored without torch: this module imports torch only inside
+the methods that take or give tensors. Counters and records add exactly across batches, shards
+and processes (:meth:`~LocalizationAccumulator.merge`, :meth:`~LocalizationAccumulator.all_reduce`;
+records of disjoint positions), :meth:`~LocalizationAccumulator.state_dict` lets an interrupted
+run resume, and :meth:`~LocalizationAccumulator.compute` turns the final counts into percentages
 (:mod:`evaluation.localization.metrics`), with intervals when asked.
 """
 
@@ -19,11 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from evaluation.errors import ConfigurationError, ScoreMapError
 from evaluation.localization.attribution import (
@@ -32,6 +33,7 @@ from evaluation.localization.attribution import (
     attribution_metrics,
     region_masks,
 )
+from evaluation.localization.attribution_ranks import warm_up as compile_ranking
 from evaluation.localization.component_trees import warm_up as compile_sweeps
 from evaluation.localization.counts import LocalizationCounts, hit_flags
 from evaluation.localization.image_records import (
@@ -40,26 +42,23 @@ from evaluation.localization.image_records import (
     records_from_state,
     records_state,
 )
+from evaluation.localization.levels import QuantizedMaps, threshold_levels
+from evaluation.localization.levels import warm_up as compile_quantizer
 from evaluation.localization.metrics import attribution_means, localization_metrics
-from evaluation.localization.pxap import image_pixel_histograms
-from evaluation.localization.quantization import (
-    normalize_score_maps,
-    quantize_raw_maps,
-    resize_score_maps,
-    threshold_levels,
-)
-from evaluation.localization.quantization import warm_up as compile_quantizer
 from evaluation.localization.settings import LocalizationSettings
 from evaluation.localization.sweeps import best_level_ious
 from evaluation.statistics.bootstrap import BootstrapSettings
 from evaluation.statistics.intervals import metric_intervals
-from evaluation.statistics.records import ImageRecords
+from evaluation.statistics.records import ATTRIBUTION_METRICS, ImageRecords
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 _STATE_VERSION = 2
 
 
 class LocalizationAccumulator:
-    """Integer counters for box localisation metrics, filled batch by batch.
+    """Integer counters for box localisation metrics and per-image records, filled batch by batch.
 
     Args:
         frame_size: ``(H, W)`` of the evaluation frame; maps are resized to it.
@@ -106,6 +105,7 @@ class LocalizationAccumulator:
         # Compiled code loads once per process: here, rather than in the first (timed) batch.
         compile_sweeps()
         compile_quantizer()
+        compile_ranking()
 
     @property
     def num_images(self) -> int:
@@ -119,18 +119,25 @@ class LocalizationAccumulator:
     def _empty_records(self) -> ImageRecords:
         settings = self.settings
         return ImageRecords.empty(
-            settings.thresholds.numpy(), settings.fixed_threshold, settings.counted_deltas,
+            settings.thresholds, settings.fixed_threshold, settings.counted_deltas,
             settings.iou_thresholds,
         )
 
     def state_dict(self) -> dict[str, Any]:
-        """Counters, records and settings, for ``torch.save`` and :meth:`load_state_dict`."""
-        counters = {name: tensor.clone() for name, tensor in self.counts.tensors().items()}
+        """Counters (int64 tensors), records and settings, for ``torch.save``.
+
+        :meth:`load_state_dict` reads it back.
+        """
+        import torch
+
+        counters = {
+            name: torch.from_numpy(array.copy()) for name, array in self.counts.arrays().items()
+        }
         return {"version": _STATE_VERSION, "config": self.config(), **counters,
                 "records": records_state(self.records)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Replace the counters with saved ones (same settings required).
+        """Replace the counters and records with saved ones (same settings required).
 
         Raises:
             ConfigurationError: The state was saved with other settings or another version.
@@ -201,41 +208,117 @@ class LocalizationAccumulator:
             ConfigurationError: Predictions are given for some batches and not others, or a
                 position is already recorded.
         """
-        batch = maps.shape[0]
+        import torch
+
+        from evaluation.localization.pxap import image_pixel_histograms
+        from evaluation.localization.quantization import (
+            normalize_score_maps,
+            quantize_raw_maps,
+            resize_score_maps,
+        )
+
+        def numpy_of(values: Any, dtype: torch.dtype) -> np.ndarray:
+            return torch.as_tensor(values).detach().to("cpu", dtype).numpy()
+
+        settings = self.settings
+        frame = settings.frame_size
+        boxes, label_array = _checked_targets(
+            len(maps), numpy_of(gt_boxes, torch.float64), numpy_of(labels, torch.long)
+        )
+        masks_array = None if masks is None else numpy_of(masks, torch.uint8)
+        if len(maps) == 0:
+            empty = np.zeros(0, dtype=bool)
+            quantized = QuantizedMaps(np.zeros((0, *frame), np.uint8), empty, empty)
+            attribution = np.zeros((0, len(ATTRIBUTION_METRICS)))
+            histograms = None
+        else:
+            quantized = quantize_raw_maps(maps, frame, settings.convention)
+            histograms = None
+            if masks_array is not None:
+                normalized = normalize_score_maps(maps, frame, settings.convention)
+                histograms = image_pixel_histograms(
+                    normalized.maps.cpu().numpy(), masks_array, settings.thresholds
+                )
+            batch_maps = maps[:, 0] if maps.dim() == 4 else maps
+            frame_maps = resize_score_maps(batch_maps.detach().to("cpu", torch.float64), frame)
+            # A map zeroed for a NaN the resize skipped is scored as zeros, as its boxes are.
+            attribution = attribution_metrics(
+                np.where(quantized.nonfinite[:, None, None], 0.0, frame_maps.numpy()),
+                region_masks(boxes, frame, masks_array),
+                settings.pointing_tolerance, settings.top_k,
+            )
+        topk = None if topk_predictions is None else numpy_of(topk_predictions, torch.long)
+        where = None if positions is None else numpy_of(positions, torch.long)
+        ious = self.update_levels(
+            quantized, boxes, label_array, attribution, topk, histograms, where
+        )
+        return torch.from_numpy(ious)
+
+    def update_levels(
+        self,
+        quantized: QuantizedMaps,
+        gt_boxes: np.ndarray,
+        labels: np.ndarray,
+        attribution: np.ndarray,
+        topk_predictions: np.ndarray | None = None,
+        pixel_histograms: np.ndarray | None = None,
+        positions: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Add one batch of maps already quantised in the frame (sweep, count, record): no torch.
+
+        Args:
+            quantized: ``(B, H, W)`` uint8 levels of the frame size with their zeroing flags
+                (:func:`evaluation.localization.levels.quantize_frame_maps`).
+            gt_boxes: ``(B, G, 4)`` inclusive ``x0, y0, x1, y1`` in frame pixels, NaN padding.
+            labels: ``(B,)`` class labels.
+            attribution: ``(B, A)`` float64 per-image attribution metrics of the raw maps in the
+                frame (:func:`evaluation.localization.attribution.attribution_metrics`).
+            topk_predictions: ``(B, k)`` predicted classes, best first, or ``None`` (as
+                :meth:`update`).
+            pixel_histograms: The batch's per-image ``(B, 2, T + 2)`` PxAP histograms
+                (:func:`evaluation.localization.pxap.image_pixel_histograms`), or ``None`` when
+                the batch has no masks.
+            positions: ``(B,)`` image positions, as :meth:`update`.
+
+        Returns:
+            ``(B, T + 1)`` float64 V1 IoU per threshold, as :meth:`update`.
+
+        Raises:
+            ScoreMapError: Shapes disagree.
+            ConfigurationError: Predictions are given for some batches and not others, or a
+                position is already recorded.
+        """
+        settings = self.settings
+        levels_maps = quantized.levels
+        batch = len(levels_maps)
+        if levels_maps.ndim != 3 or tuple(levels_maps.shape[1:]) != settings.frame_size:
+            raise ScoreMapError(
+                f"quantised maps must have shape (B, {settings.frame_size[0]}, "
+                f"{settings.frame_size[1]}), got {tuple(levels_maps.shape)}"
+            )
         gt_boxes, labels = _checked_targets(batch, gt_boxes, labels)
+        attribution = np.asarray(attribution, dtype=np.float64)
+        if attribution.shape != (batch, len(ATTRIBUTION_METRICS)):
+            raise ScoreMapError(
+                f"attribution must have shape ({batch}, {len(ATTRIBUTION_METRICS)}), got "
+                f"{tuple(attribution.shape)}"
+            )
         if batch == 0:
-            return torch.zeros((0, len(self.settings.thresholds) + 1), dtype=torch.float64)
+            return np.zeros((0, len(settings.thresholds) + 1), dtype=np.float64)
         if self.num_images and (topk_predictions is not None) != self.counts.has_predictions:
             raise ConfigurationError(
                 "give topk_predictions with every batch or with none (Top-k needs all images)"
             )
-        settings = self.settings
-        quantized = quantize_raw_maps(maps, settings.frame_size, settings.convention)
-        peaks = torch.from_numpy(quantized.levels.reshape(batch, -1).max(axis=1))
-        levels = threshold_levels(peaks, settings.counted_thresholds).numpy()
-        ious = best_level_ious(
-            quantized.levels, levels, gt_boxes, settings.convention, self.executor
-        )
         topk = None if topk_predictions is None else _checked_topk(batch, topk_predictions)
-        histograms = None
-        if masks is not None:
-            normalized = normalize_score_maps(maps, settings.frame_size, settings.convention)
-            histograms = image_pixel_histograms(
-                normalized.maps, torch.as_tensor(masks), settings.thresholds
-            )
-        frame_maps = resize_score_maps(
-            _batch_of_maps(maps).detach().to("cpu", torch.float64), settings.frame_size
-        )
-        attribution = attribution_metrics(
-            frame_maps, region_masks(gt_boxes, settings.frame_size, masks),
-            settings.pointing_tolerance, settings.top_k,
-        )
+        peaks = levels_maps.reshape(batch, -1).max(axis=1)
+        levels = threshold_levels(peaks, settings.counted_thresholds)
+        ious = best_level_ious(levels_maps, levels, gt_boxes, settings.convention, self.executor)
         hits = hit_flags(ious, settings.counted_deltas)
-        record_batch(self.records, positions, hits, labels, topk, attribution, histograms)
+        record_batch(self.records, positions, hits, labels, topk, attribution, pixel_histograms)
         self.counts.add_hits(ious, settings.counted_deltas, labels, topk)
         self.counts.add_zeroed(quantized.nonfinite, quantized.constant)
-        if histograms is not None:
-            self.counts.add_pixels(histograms.sum(dim=0), batch)
+        if pixel_histograms is not None:
+            self.counts.add_pixels(pixel_histograms.sum(axis=0), batch)
         return ious[0]
 
     def compute(self, bootstrap: BootstrapSettings | None = None) -> dict[str, Any]:
@@ -265,20 +348,17 @@ class LocalizationAccumulator:
         return metrics
 
 
-def _batch_of_maps(maps: Tensor) -> Tensor:
-    """``(B, h, w)`` maps from ``(B, 1, h, w)`` or ``(B, h, w)`` (checked by the quantiser)."""
-    return maps[:, 0] if maps.dim() == 4 else maps
-
-
-def _checked_targets(batch: int, gt_boxes: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
-    """``gt_boxes`` as ``(B, G, 4)`` float64 and ``labels`` as ``(B,)`` int64, on the CPU.
+def _checked_targets(
+    batch: int, gt_boxes: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``gt_boxes`` as ``(B, G, 4)`` float64 and ``labels`` as ``(B,)`` int64.
 
     Raises:
         ScoreMapError: A shape disagrees with the batch.
     """
-    gt_boxes = torch.as_tensor(gt_boxes).to("cpu", torch.float64)
-    labels = torch.as_tensor(labels).to("cpu", torch.long).reshape(-1)
-    if gt_boxes.dim() != 3 or gt_boxes.shape[0] != batch or gt_boxes.shape[2] != 4:
+    gt_boxes = np.asarray(gt_boxes, dtype=np.float64)
+    labels = np.asarray(labels).astype(np.int64, copy=False).reshape(-1)
+    if gt_boxes.ndim != 3 or gt_boxes.shape[0] != batch or gt_boxes.shape[2] != 4:
         raise ScoreMapError(
             f"gt_boxes must have shape ({batch}, G, 4), got {tuple(gt_boxes.shape)}"
         )
@@ -287,16 +367,16 @@ def _checked_targets(batch: int, gt_boxes: Tensor, labels: Tensor) -> tuple[Tens
     return gt_boxes, labels
 
 
-def _checked_topk(batch: int, topk_predictions: Tensor) -> Tensor:
-    """Top-k predictions as ``(B, k)`` int64 on the CPU (a ``(B,)`` tensor is top-1).
+def _checked_topk(batch: int, topk_predictions: np.ndarray) -> np.ndarray:
+    """Top-k predictions as ``(B, k)`` int64 (a ``(B,)`` array is top-1).
 
     Raises:
         ScoreMapError: The shape is not ``(B, k)`` with ``k >= 1``.
     """
-    topk = torch.as_tensor(topk_predictions).to("cpu", torch.long)
-    if topk.dim() == 1:
+    topk = np.asarray(topk_predictions).astype(np.int64, copy=False)
+    if topk.ndim == 1:
         topk = topk[:, None]
-    if topk.dim() != 2 or topk.shape[0] != batch or topk.shape[1] == 0:
+    if topk.ndim != 2 or topk.shape[0] != batch or topk.shape[1] == 0:
         raise ScoreMapError(
             f"topk_predictions must have shape ({batch}, k) with k >= 1, got {tuple(topk.shape)}"
         )

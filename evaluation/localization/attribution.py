@@ -33,15 +33,19 @@ With ``n = H * W`` pixels, ``K = |s|`` and ``a+ = max(a, 0)``:
 
 Ranking ties (rank accuracy, top-k) are broken by pixel order (row-major); Quantus's unstable
 ``argsort`` may break them otherwise. Every metric is undefined (NaN) for an empty region.
+
+The metrics that sum values are numpy sums over the frame; those that order pixels cost one sort
+per map (the values inside and outside the region, sorted apart:
+:mod:`evaluation.localization.attribution_ranks`, compiled, exact integer counts), and the
+tolerant pointing game one distance transform, only for a map whose maximum misses the region.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
-import torch
-from torch import Tensor
 
+from evaluation.localization.attribution_ranks import ranking_from_sorted, split_by_region
 from evaluation.statistics.records import ATTRIBUTION_METRICS
 
 DEFAULT_POINTING_TOLERANCE = 15
@@ -50,8 +54,16 @@ DEFAULT_POINTING_TOLERANCE = 15
 DEFAULT_TOP_K = 1000
 """Quantus' default ``k`` of the top-k intersection."""
 
+ORDER_METRICS = (
+    "pointing_game", "pointing_game_tolerant", "relevance_rank_accuracy", "top_k_intersection",
+    "auc",
+)
+"""The metrics that depend on the pixels' order only (the others sum values)."""
 
-def region_masks(gt_boxes: Tensor, frame_size: tuple[int, int], masks: Tensor | None) -> Tensor:
+
+def region_masks(
+    gt_boxes: np.ndarray, frame_size: tuple[int, int], masks: np.ndarray | None
+) -> np.ndarray:
     """``(B, H, W)`` bool ground-truth regions: mask == 1, else the union of the GT boxes.
 
     Args:
@@ -60,19 +72,19 @@ def region_masks(gt_boxes: Tensor, frame_size: tuple[int, int], masks: Tensor | 
         masks: Optional ``(B, H, W)`` uint8 masks (1 foreground, 0 background, 255 ignore).
     """
     if masks is not None:
-        return torch.as_tensor(masks).cpu() == 1
+        return np.asarray(masks) == 1
     height, width = frame_size
-    ys = torch.arange(height, dtype=torch.float64)[None, None, :, None]
-    xs = torch.arange(width, dtype=torch.float64)[None, None, None, :]
-    boxes = gt_boxes.to("cpu", torch.float64)
+    ys = np.arange(height, dtype=np.float64)[None, None, :, None]
+    xs = np.arange(width, dtype=np.float64)[None, None, None, :]
+    boxes = np.asarray(gt_boxes, dtype=np.float64)
     x0, y0, x1, y1 = (boxes[..., k][..., None, None] for k in range(4))
     inside = (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)  # NaN rows: all False
-    return inside.any(dim=1)
+    return inside.any(axis=1)
 
 
 def attribution_metrics(
-    frame_maps: Tensor,
-    regions: Tensor,
+    frame_maps: np.ndarray,
+    regions: np.ndarray,
     tolerance: int = DEFAULT_POINTING_TOLERANCE,
     top_k: int = DEFAULT_TOP_K,
 ) -> np.ndarray:
@@ -88,89 +100,77 @@ def attribution_metrics(
         ``(B, A)`` float64 values in [0, 1] (NaN where undefined), columns in the order of
         :data:`~evaluation.statistics.records.ATTRIBUTION_METRICS`.
     """
-    maps = frame_maps.detach().to("cpu", torch.float64)
-    finite = torch.isfinite(maps).flatten(1).all(dim=1)
-    maps = torch.where(finite[:, None, None], maps, torch.zeros_like(maps))
-    regions = regions.to("cpu", torch.bool)
+    maps = np.asarray(frame_maps, dtype=np.float64)
+    finite = np.isfinite(maps).reshape(len(maps), -1).all(axis=1)
+    if not finite.all():
+        maps = np.where(finite[:, None, None], maps, 0.0)
+    regions = np.asarray(regions, dtype=bool)
     batch = maps.shape[0]
     flat, inside = maps.reshape(batch, -1), regions.reshape(batch, -1)
-    size = inside.sum(dim=1)
-    pixels = flat.shape[1]
-    maxima = flat == flat.amax(dim=1, keepdim=True)
-    near = _within(regions, tolerance).reshape(batch, -1)
-    positive = flat.clamp(min=0)
-    positive_total = positive.sum(dim=1)
-    signed_total = flat.sum(dim=1)
-    values = {
-        "pointing_game": (maxima & inside).any(dim=1).double(),
-        "pointing_game_tolerant": (maxima & near).any(dim=1).double(),
-        "energy_pointing_game": torch.where(
-            positive_total > 0,
-            (positive * inside).sum(dim=1) / positive_total.clamp(min=1e-300),
-            torch.zeros_like(positive_total),
-        ),
-        "relevance_mass_accuracy": torch.where(
-            signed_total > 0,
-            (flat * inside).sum(dim=1) / signed_total.where(signed_total > 0, 1.0),
-            torch.full_like(signed_total, float("nan")),
-        ),
-    }
-    ranking = _ranking_metrics(flat.numpy(), inside.numpy(), min(int(top_k), pixels))
-    for k, name in enumerate(("relevance_rank_accuracy", "top_k_intersection", "auc")):
-        values[name] = torch.from_numpy(ranking[:, k])
-    table = torch.stack([values[name].double() for name in ATTRIBUTION_METRICS], dim=1)
-    table[size == 0] = float("nan")
-    return table.numpy()
+    positive = np.maximum(flat, 0.0)
+    positive_total = positive.sum(axis=1)
+    signed_total = flat.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = {
+            "energy_pointing_game": np.where(
+                positive_total > 0, (positive * inside).sum(axis=1) / positive_total, 0.0
+            ),
+            "relevance_mass_accuracy": np.where(
+                signed_total > 0, (flat * inside).sum(axis=1) / signed_total, np.nan
+            ),
+        }
+    ordered = _order_metrics(maps, regions, tolerance, min(int(top_k), flat.shape[1]))
+    for k, name in enumerate(ORDER_METRICS):
+        values[name] = ordered[:, k]
+    table = np.stack([values[name] for name in ATTRIBUTION_METRICS], axis=1)
+    table[~inside.any(axis=1)] = np.nan
+    return table
 
 
-def _within(regions: Tensor, tolerance: int) -> Tensor:
-    """``(B, H, W)`` bool: pixels at Euclidean distance ``< tolerance`` from the region.
+def _order_metrics(
+    maps: np.ndarray, regions: np.ndarray, tolerance: int, top_k: int
+) -> np.ndarray:
+    """``(B, 5)``: the metrics of :data:`ORDER_METRICS`, which only order the pixels, per map.
 
-    ``tolerance = 0`` gives the region itself. The distance is OpenCV's exact Euclidean distance
-    transform (``DIST_MASK_PRECISE``) to the nearest region pixel.
+    Each map's values inside and outside its region are split and sorted
+    (:mod:`evaluation.localization.attribution_ranks`): the map's maximum is the larger of the
+    two parts' last values, so the pointing game hits when the region's maximum equals it; the
+    ranking metrics come from the two sorted parts. Only a map whose maximum lies outside the
+    region needs the distance transform (:func:`_near_a_peak`) for the tolerant game. NaN rows
+    where the region is empty.
     """
-    if tolerance <= 0:
-        return regions
-    near = np.zeros(tuple(regions.shape), dtype=bool)
-    for b, region in enumerate(regions.numpy()):
-        if region.any():
-            outside = (~region).astype(np.uint8)
-            distance = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-            near[b] = distance < tolerance
-    return torch.from_numpy(near)
-
-
-def _ranking_metrics(maps: np.ndarray, regions: np.ndarray, top_k: int) -> np.ndarray:
-    """``(B, 3)``: relevance rank accuracy, top-k intersection and ROC AUC of each map.
-
-    One sort of the values per map (no argsort): the ``k`` highest pixels are those above the
-    ``k``-th highest value ``t`` plus, of the pixels equal to ``t``, the first ones in pixel
-    order; the AUC counts, for every region pixel, the outside pixels scored lower plus half
-    those scored equal (``2 U`` in exact integers), ``AUC = U / (K (n - K))``. NaN where the
-    region is empty (and the AUC where it is the whole frame).
-    """
-    batch, pixels = maps.shape
-    out = np.full((batch, 3), np.nan)
+    batch = len(maps)
+    out = np.full((batch, len(ORDER_METRICS)), np.nan)
     for b in range(batch):
-        values, region = maps[b], regions[b]
-        size = int(region.sum())
-        if size == 0:
+        values, region = maps[b].ravel(), regions[b].ravel()
+        inside, outside = split_by_region(values, region)
+        if len(inside) == 0:
             continue
-        ordered = np.sort(values)
-        out[b, 0] = _share_of_top(values, region, ordered, size)
-        out[b, 1] = _share_of_top(values, region, ordered, top_k)
-        if size < pixels:
-            inside, outside = np.sort(values[region]), np.sort(values[~region])
-            below = np.searchsorted(outside, inside, side="left").sum()
-            up_to = np.searchsorted(outside, inside, side="right").sum()
-            out[b, 2] = (int(below) + int(up_to)) / (2.0 * size * (pixels - size))
+        inside.sort()
+        outside.sort()
+        peak = inside[-1] if len(outside) == 0 else max(inside[-1], outside[-1])
+        hit = bool(inside[-1] == peak)
+        tolerant = hit or (tolerance > 0 and _near_a_peak(maps[b], regions[b], peak, tolerance))
+        ranking = ranking_from_sorted(values, region, inside, outside, top_k)
+        out[b] = (float(hit), float(tolerant), *ranking)
     return out
 
 
-def _share_of_top(values: np.ndarray, region: np.ndarray, ordered: np.ndarray, k: int) -> float:
-    """Share of the ``k`` highest-scoring pixels that lie in the region (ties: pixel order)."""
-    cut = ordered[len(ordered) - k]
-    above = values > cut
-    tied = values == cut
-    first_tied = tied & (np.cumsum(tied) <= k - int(above.sum()))
-    return float((region & (above | first_tied)).sum()) / k
+def _near_a_peak(frame_map: np.ndarray, region: np.ndarray, peak: float, tolerance: int) -> bool:
+    """Whether a pixel where the map equals ``peak`` lies at distance ``< tolerance`` of the region.
+
+    The distance is OpenCV's exact Euclidean distance transform (``DIST_MASK_PRECISE``) to the
+    nearest region pixel (``region`` not empty, ``tolerance > 0``). Every value of that transform
+    is the distance to some region pixel, so it is never below the distance to the region's
+    bounding box: when every peak pixel lies ``>= tolerance`` from the box (``dx^2 + dy^2 >=
+    tolerance^2`` in integers), the answer is no without the transform.
+    """
+    peaks_y, peaks_x = np.nonzero(frame_map == peak)
+    rows, columns = np.nonzero(region.any(axis=1))[0], np.nonzero(region.any(axis=0))[0]
+    dy = np.maximum(np.maximum(rows[0] - peaks_y, peaks_y - rows[-1]), 0)
+    dx = np.maximum(np.maximum(columns[0] - peaks_x, peaks_x - columns[-1]), 0)
+    if (dx * dx + dy * dy >= tolerance * tolerance).all():
+        return False
+    outside = (~region).astype(np.uint8)
+    distance = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return bool((distance[peaks_y, peaks_x] < tolerance).any())

@@ -19,15 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
-from torch import Tensor
 
 from evaluation.errors import ScoreMapError
-from evaluation.localization.boxes import empty_box, rects_to_boxes
-from evaluation.localization.quantization import quantize_score_maps, threshold_levels
+from evaluation.localization.boxes import as_numpy, empty_box, rects_to_boxes
+from evaluation.localization.levels import quantize_normalized, threshold_levels
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @dataclass(frozen=True)
@@ -139,16 +141,16 @@ def boxes_at_thresholds(
     Raises:
         ScoreMapError: The map is not 2-D, or holds values outside [0, 1] or non-finite values.
     """
-    values = torch.as_tensor(score_map)
-    if values.dim() != 2:
+    values = as_numpy(score_map)
+    if values.ndim != 2:
         raise ScoreMapError(f"a score map must be 2-D (H, W), got shape {tuple(values.shape)}")
-    if not bool(torch.isfinite(values).all()) or values.min() < 0 or values.max() > 1:
+    if not bool(np.isfinite(values).all()) or values.min() < 0 or values.max() > 1:
         raise ScoreMapError("a normalised score map must hold finite values in [0, 1]")
-    if not values.is_floating_point():
-        values = values.to(torch.float64)
-    levels_map = quantize_score_maps(values, convention)
-    levels = threshold_levels(levels_map.max().reshape(1), thresholds)[0].numpy()
-    found = find_contour_boxes(levels_map.cpu().numpy(), levels)
+    if values.dtype.kind != "f":
+        values = values.astype(np.float64)
+    levels_map = quantize_normalized(values, convention)
+    levels = threshold_levels(levels_map.max().reshape(1), thresholds)[0]
+    found = find_contour_boxes(levels_map, levels)
     boxes = rects_to_boxes(found.rects, tuple(levels_map.shape), convention)
     empty = empty_box(convention)
     result = []

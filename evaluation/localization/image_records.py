@@ -1,42 +1,44 @@
-"""Per-image records on the torch side: a batch's record, state files, torchrun reduction.
+"""The accumulator's per-image records: a batch's record, state files, torchrun reduction.
 
 The records themselves are :class:`evaluation.statistics.records.ImageRecords` (numpy). This
-module builds one batch's entries from what the accumulator computed (:func:`record_batch`),
-stores them as tensors in a state dict (:func:`records_state`, :func:`records_from_state`) and
-gathers them over torchrun processes (:func:`all_reduce_records`): each rank holds its own image
-positions and zeros elsewhere, so a SUM all-reduce gathers them exactly; a position filled by
-two ranks is refused.
+module builds one batch's entries from what the accumulator computed (:func:`record_batch`, numpy
+as the counters, so that scoring saved maps needs no torch), stores them as tensors in a state
+dict (:func:`records_state`, :func:`records_from_state`) and gathers them over torchrun processes
+(:func:`all_reduce_records`): each rank holds its own image positions and zeros elsewhere, so a
+SUM all-reduce gathers them exactly; a position filled by two ranks is refused. Only those three
+import torch, inside.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from evaluation.errors import ConfigurationError
 from evaluation.statistics.records import ImageRecords
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 _TENSOR_FIELDS = ("filled", "hits", "top1", "top5", "labels", "attribution", "pixels")
 
 
 def record_batch(
     records: ImageRecords,
-    positions: Tensor | np.ndarray | None,
-    hits: Tensor,
-    labels: Tensor,
-    topk: Tensor | None,
+    positions: np.ndarray | None,
+    hits: np.ndarray,
+    labels: np.ndarray,
+    topk: np.ndarray | None,
     attribution: np.ndarray,
-    pixels: Tensor | None,
+    pixels: np.ndarray | None,
 ) -> None:
     """Add one batch to ``records`` (in place).
 
     Args:
         records: The accumulator's records.
-        positions: ``(B,)`` image positions, or ``None`` for the next ``B`` positions after the
-            highest one recorded so far.
+        positions: ``(B,)`` integer image positions, or ``None`` for the next ``B`` positions
+            after the highest one recorded so far.
         hits: ``(B, 2, D, T + 1)`` bool hit flags.
         labels: ``(B,)`` int64 labels.
         topk: ``(B, k)`` int64 predictions, best first, or ``None``.
@@ -51,21 +53,20 @@ def record_batch(
     if positions is None:
         where = np.arange(records.size, records.size + batch)
     else:
-        where = torch.as_tensor(positions).reshape(-1).cpu().numpy().astype(np.int64)
+        where = np.asarray(positions).reshape(-1).astype(np.int64)
         if len(where) != batch:
             raise ConfigurationError(f"positions must have shape ({batch},), got {where.shape}")
     top1 = top5 = None
     if topk is not None:
-        top1 = (topk[:, 0] == labels).numpy()
-        top5 = (topk[:, :5] == labels[:, None]).any(dim=1).numpy()
-    records.add(
-        where, hits.numpy(), top1, top5, labels.numpy(), attribution,
-        None if pixels is None else pixels.numpy(),
-    )
+        top1 = topk[:, 0] == labels
+        top5 = (topk[:, :5] == labels[:, None]).any(axis=1)
+    records.add(where, hits, top1, top5, labels, attribution, pixels)
 
 
 def records_state(records: ImageRecords) -> dict[str, Tensor]:
     """The records' arrays as tensors, for a ``torch.save`` state (``weights_only`` loadable)."""
+    import torch
+
     return {name: torch.from_numpy(np.ascontiguousarray(array))
             for name, array in records.arrays().items()}
 
@@ -76,6 +77,8 @@ def records_from_state(state: dict[str, Any]) -> ImageRecords:
     Raises:
         ConfigurationError: The saved records are malformed.
     """
+    import torch
+
     return ImageRecords.from_arrays(
         {name: torch.as_tensor(value).numpy() for name, value in state.items()}
     )
@@ -90,6 +93,7 @@ def all_reduce_records(records: ImageRecords, group: Any = None) -> ImageRecords
     Raises:
         ConfigurationError: Two ranks recorded the same image position.
     """
+    import torch
     import torch.distributed as dist
 
     device = torch.device("cpu")

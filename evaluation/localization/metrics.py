@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
 from evaluation.errors import ConfigurationError
 from evaluation.localization.counts import LocalizationCounts
@@ -47,8 +46,8 @@ def localization_metrics(
     taus = [round(t, 12) for t in settings.thresholds.tolist()]
     deltas = settings.counted_deltas
     box = counts.box_counts
-    v1_best = int(torch.argmax(box[0, 0, :, deltas.index(50)]))
-    v2_best = {d: int(torch.argmax(box[0, 1, :, deltas.index(d)])) for d in settings.iou_thresholds}
+    v1_best = int(np.argmax(box[0, 0, :, deltas.index(50)]))
+    v2_best = {d: int(np.argmax(box[0, 1, :, deltas.index(d)])) for d in settings.iou_thresholds}
     v2_values = {
         str(d): _percent(int(box[0, 1, i, deltas.index(d)]), total) for d, i in v2_best.items()
     }

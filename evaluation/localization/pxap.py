@@ -12,75 +12,76 @@ The histograms are integer counters: they add across batches and processes.
 from __future__ import annotations
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from evaluation.errors import ScoreMapError
 
 
-def histogram_edges(thresholds: Tensor) -> Tensor:
+def histogram_edges(thresholds: np.ndarray) -> np.ndarray:
     """Bin edges ``[tau..., 1.0, 2.0, 3.0]`` (float64) for ``(K,)`` thresholds."""
-    extra = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
-    return torch.cat([thresholds.to(torch.float64).cpu(), extra])
+    return np.append(np.asarray(thresholds, dtype=np.float64), [1.0, 2.0, 3.0])
 
 
-def pixel_histograms(maps: Tensor, masks: Tensor, thresholds: Tensor) -> Tensor:
+def pixel_histograms(maps: np.ndarray, masks: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Histograms of the scores of positive and negative pixels, pooled over the batch.
 
     The sum over images of :func:`image_pixel_histograms` (same arguments and errors).
 
     Returns:
-        ``(2, K + 2)`` int64 counts on the CPU: row 0 positive pixels, row 1 negative pixels.
+        ``(2, K + 2)`` int64 counts: row 0 positive pixels, row 1 negative pixels.
     """
-    return image_pixel_histograms(maps, masks, thresholds).sum(dim=0)
+    return image_pixel_histograms(maps, masks, thresholds).sum(axis=0)
 
 
-def image_pixel_histograms(maps: Tensor, masks: Tensor, thresholds: Tensor) -> Tensor:
+def image_pixel_histograms(
+    maps: np.ndarray, masks: np.ndarray, thresholds: np.ndarray
+) -> np.ndarray:
     """Each image's histograms of the scores of its positive and negative pixels.
 
+    Bins are ``np.histogram``'s over :func:`histogram_edges`.
+
     Args:
-        maps: ``(B, H, W)`` normalised scores in [0, 1].
+        maps: ``(B, H, W)`` normalised scores in [0, 1] (float64 compares as the reference).
         masks: ``(B, H, W)`` uint8 masks: 1 foreground, 0 background, 255 ignore.
         thresholds: ``(K,)`` thresholds.
 
     Returns:
-        ``(B, 2, K + 2)`` int64 counts on the CPU: ``[b, 0]`` positive pixels, ``[b, 1]``
-        negative pixels of image ``b``.
+        ``(B, 2, K + 2)`` int64 counts: ``[b, 0]`` positive pixels, ``[b, 1]`` negative pixels
+        of image ``b``.
 
     Raises:
         ScoreMapError: The masks' shape differs from the maps' or they hold other values.
     """
-    if tuple(masks.shape) != tuple(maps.shape):
+    maps, masks = np.asarray(maps), np.asarray(masks)
+    if masks.shape != maps.shape:
         raise ScoreMapError(
             f"masks must have the maps' shape {tuple(maps.shape)}, got {tuple(masks.shape)}"
         )
-    masks = masks.to(maps.device)
     if bool(((masks != 0) & (masks != 1) & (masks != 255)).any()):
         raise ScoreMapError("masks must hold 1 (foreground), 0 (background) or 255 (ignore)")
-    edges = histogram_edges(thresholds).to(maps.device)
+    edges = histogram_edges(thresholds)
     bins = len(edges) - 1
-    index = torch.bucketize(maps.to(torch.float64), edges, right=True) - 1
-    index = torch.where(maps.to(torch.float64) == edges[-1], bins - 1, index)
+    values = maps.astype(np.float64, copy=False)
+    index = np.searchsorted(edges, values, side="right") - 1
+    index[values == edges[-1]] = bins - 1
     inside = (index >= 0) & (index < bins)
-    batch = maps.shape[0]
-    image = torch.arange(batch, device=maps.device)[:, None, None].expand_as(index)
-    rows = []
-    for label in (1, 0):
-        chosen = inside & (masks == label)
-        flat = image[chosen] * bins + index[chosen]
-        rows.append(torch.bincount(flat, minlength=batch * bins).reshape(batch, bins).cpu())
-    return torch.stack(rows, dim=1).to(torch.int64)
+    batch = len(maps)
+    image = np.arange(batch)[:, None, None] * bins
+    rows = [
+        np.bincount((image + index)[inside & (masks == label)], minlength=batch * bins)
+        for label in (1, 0)
+    ]
+    return np.stack(rows).reshape(2, batch, bins).transpose(1, 0, 2).astype(np.int64)
 
 
-def pxap_from_histograms(histograms: Tensor) -> float | None:
+def pxap_from_histograms(histograms: np.ndarray) -> float | None:
     """PxAP in percent from pooled ``(2, K + 2)`` histograms (``MaskEvaluator.compute``).
 
     Returns:
         The area under the pixel precision-recall curve in percent, or ``None`` when it is
         undefined: no positive pixel, or no pixel at all (the reference raises there).
     """
-    positive = histograms[0].double().numpy()
-    negative = histograms[1].double().numpy()
+    counts = np.asarray(histograms, dtype=np.float64)
+    positive, negative = counts[0], counts[1]
     tp = positive[::-1].cumsum()
     fn = positive.sum() - tp
     fp = negative[::-1].cumsum()

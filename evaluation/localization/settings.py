@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from evaluation.errors import ConfigurationError
 from evaluation.localization.attribution import DEFAULT_POINTING_TOLERANCE, DEFAULT_TOP_K
@@ -35,7 +33,7 @@ class LocalizationSettings:
     """
 
     frame_size: tuple[int, int]
-    thresholds: Tensor
+    thresholds: np.ndarray
     iou_thresholds: list[int]
     fixed_threshold: float
     convention: str
@@ -46,7 +44,7 @@ class LocalizationSettings:
     def checked(
         cls,
         frame_size: tuple[int, int],
-        thresholds: Sequence[float] | np.ndarray | Tensor | None,
+        thresholds: Sequence[float] | np.ndarray | None,
         iou_thresholds: Sequence[int],
         fixed_threshold: float,
         convention: str,
@@ -62,12 +60,12 @@ class LocalizationSettings:
         if len(frame_size) != 2 or min(int(v) for v in frame_size) < 1:
             raise ConfigurationError(f"frame_size must be two positive ints, got {frame_size}")
         taus = np.arange(0, 1, 0.01) if thresholds is None else thresholds
-        grid = torch.as_tensor(np.asarray(taus, dtype=np.float64)).reshape(-1)
-        if len(grid) == 0 or not bool(torch.isfinite(grid).all()):
+        grid = np.array(taus, dtype=np.float64).reshape(-1)
+        if len(grid) == 0 or not bool(np.isfinite(grid).all()):
             raise ConfigurationError("thresholds must be a non-empty list of finite numbers")
         if grid.min() < 0 or grid.max() > 1:
             raise ConfigurationError("thresholds must lie in [0, 1]")
-        if len(grid) > 1 and not bool((grid.diff() > 0).all()):
+        if len(grid) > 1 and not bool((np.diff(grid) > 0).all()):
             raise ConfigurationError("thresholds must be strictly increasing")
         deltas = [int(d) for d in iou_thresholds]
         if not deltas or any(not 0 < d <= 100 for d in deltas):
@@ -93,9 +91,14 @@ class LocalizationSettings:
         return sorted(set(self.iou_thresholds) | {50})
 
     @property
-    def counted_thresholds(self) -> Tensor:
-        """``(T + 1,)`` float64: the grid, then the fixed threshold."""
-        return torch.cat([self.thresholds, torch.tensor([self.fixed_threshold])])
+    def counted_thresholds(self) -> np.ndarray:
+        """``(T + 1,)`` float64: the grid, then the fixed threshold, never rounded to float32.
+
+        ``int(tau * max S)`` is taken in float64, as the reference does. A float32 ``tau`` would
+        move the level of some pairs (``tau = 0.01``, ``max S = 100``: level 0 instead of 1); none
+        on the 0.001 grid at ``max S = 255``, the maximum of every map min-max leaves non-zero.
+        """
+        return np.append(self.thresholds, np.float64(self.fixed_threshold))
 
     def config(self) -> dict[str, Any]:
         """The settings as JSON-serialisable values (what two accumulators must share)."""

@@ -16,8 +16,6 @@ from __future__ import annotations
 from concurrent.futures import Executor
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from evaluation.localization.boxes import box_iou, empty_box
 from evaluation.localization.component_trees import CONVENTION_CODES, level_ious, rect_ious
@@ -30,16 +28,16 @@ CHUNK = 16
 def best_level_ious(
     levels_maps: np.ndarray,
     levels: np.ndarray,
-    gt_boxes: Tensor,
+    gt_boxes: np.ndarray,
     convention: str,
     executor: Executor | None = None,
-) -> tuple[Tensor, Tensor]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Best IoU of the V1 box and of the V2 boxes of every map at its requested levels.
 
     Args:
         levels_maps: ``(B, H, W)`` uint8 quantised maps; their size is the frame.
         levels: ``(B, K)`` int64 foreground levels ``L`` (mask ``S > L``) of each map.
-        gt_boxes: ``(B, G, 4)`` float64 inclusive ground-truth boxes, NaN rows as padding.
+        gt_boxes: ``(B, G, 4)`` inclusive ground-truth boxes, NaN rows as padding.
         convention: One of :data:`~evaluation.localization.conventions.CONVENTIONS`.
         executor: Runs the sweeps in chunks of :data:`CHUNK` maps; ``None``: this thread.
 
@@ -49,17 +47,16 @@ def best_level_ious(
     """
     requested = np.zeros((len(levels_maps), 256), dtype=bool)
     np.put_along_axis(requested, levels, True, axis=1)
-    gt = np.ascontiguousarray(gt_boxes.numpy())
+    gt = np.ascontiguousarray(gt_boxes, dtype=np.float64)
     code = CONVENTION_CODES[convention]
     v1, v2, unresolved = _sweep(levels_maps, requested, gt, code, executor)
     for b in np.flatnonzero(unresolved.any(axis=1)).tolist():
         _search_contours(levels_maps[b], np.flatnonzero(unresolved[b]), gt[b], code, v1[b], v2[b])
-    empty_iou = _empty_box_iou(gt_boxes, convention)
-    index = torch.from_numpy(levels)
+    empty_iou = _empty_box_iou(gt, convention)
     best = []
     for table in (v1, v2):
-        values = torch.from_numpy(table).gather(1, index)
-        best.append(torch.where(values < 0, empty_iou[:, None], values))
+        values = np.take_along_axis(table, levels, axis=1)
+        best.append(np.where(values < 0, empty_iou[:, None], values))
     return best[0], best[1]
 
 
@@ -100,11 +97,11 @@ def _search_contours(
         v1[level] = iou[found.largest[k]] if found.largest[k] >= 0 else -1.0
 
 
-def _empty_box_iou(gt_boxes: Tensor, convention: str) -> Tensor:
+def _empty_box_iou(gt_boxes: np.ndarray, convention: str) -> np.ndarray:
     """``(B,)`` best IoU of the convention's empty-mask box with each image's valid GT boxes."""
     empty = empty_box(convention)
-    valid = ~torch.isnan(gt_boxes).any(dim=-1)
+    valid = ~np.isnan(gt_boxes).any(axis=-1)
     if empty is None or not bool(valid.any()):
-        return torch.zeros(len(gt_boxes), dtype=torch.float64)
-    iou = box_iou(torch.tensor([[empty]]), torch.nan_to_num(gt_boxes), convention)
-    return torch.where(valid, iou[:, 0], torch.zeros_like(iou[:, 0])).amax(dim=-1)
+        return np.zeros(len(gt_boxes), dtype=np.float64)
+    iou = box_iou(np.array([[empty]]), np.nan_to_num(gt_boxes), convention)[:, 0]
+    return np.where(valid, iou, 0.0).max(axis=-1)

@@ -33,6 +33,11 @@ FORBIDDEN = {
         (),
     ),
     "evaluation.runs": (("evaluation.reports", "evaluation.commands", "evaluation.cli"), ()),
+    "evaluation.scoring": (
+        ("evaluation.runs", "evaluation.reports", "evaluation.models", "evaluation.commands",
+         "evaluation.cli", "torch"),
+        (),
+    ),
     "evaluation.statistics": (("evaluation.",), ("evaluation.errors", "evaluation.statistics")),
     "evaluation.errors": (("evaluation.",), ()),
     "evaluation.io": (("evaluation.",), ()),

@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from evaluation.cli import main
 from evaluation.localization import LocalizationAccumulator
-from evaluation.localization.quantization import resize_score_maps
 from tests.evaluation.localization.map_strategies import smooth_map
+from tests.evaluation.unprivileged import run_cli
 
 IMAGES = {  # id: (label, (W, H), boxes, map shape)
     "001.A/img_1.jpg": (0, (448, 224), [(10, 20, 300, 200)], (224, 224)),
@@ -23,7 +24,7 @@ IMAGES = {  # id: (label, (W, H), boxes, map shape)
 
 def write_dataset(root: Path) -> tuple[Path, Path]:
     meta, maps = root / "metadata", root / "scoremaps"
-    meta.mkdir()
+    meta.mkdir(parents=True)
     ids = list(IMAGES)
     (meta / "image_ids.txt").write_text("".join(f"{i}\n" for i in ids))
     (meta / "class_labels.txt").write_text("".join(f"{i},{IMAGES[i][0]}\n" for i in ids))
@@ -41,20 +42,16 @@ def write_dataset(root: Path) -> tuple[Path, Path]:
 
 
 def expected_result(maps: Path, topk: torch.Tensor | None = None) -> dict:
+    """What ``wsol-bench evaluate``'s path (raw tensors, torch bicubic) gives for these maps."""
     acc = LocalizationAccumulator()
-    ids = list(IMAGES)
-    frames = [
-        resize_score_maps(torch.from_numpy(np.load(maps / f"{i}.npy"))[None], (224, 224))[0]
-        for i in ids
-    ]
-    gt = torch.full((3, 2, 4), float("nan"), dtype=torch.float64)
-    for k, image_id in enumerate(ids):
-        width, height = IMAGES[image_id][1]
-        for j, (x0, y0, x1, y1) in enumerate(IMAGES[image_id][2]):
-            gt[k, j] = torch.tensor([int(x0 * 224 / width), int(y0 * 224 / height),
+    for k, image_id in enumerate(IMAGES):
+        label, (width, height), boxes, _ = IMAGES[image_id]
+        gt = torch.full((1, 2, 4), float("nan"), dtype=torch.float64)
+        for j, (x0, y0, x1, y1) in enumerate(boxes):
+            gt[0, j] = torch.tensor([int(x0 * 224 / width), int(y0 * 224 / height),
                                      int(x1 * 224 / width), int(y1 * 224 / height)])
-    labels = torch.tensor([IMAGES[i][0] for i in ids])
-    acc.update(torch.stack(frames), gt, labels, topk)
+        raw = torch.from_numpy(np.load(maps / f"{image_id}.npy"))[None]
+        acc.update(raw, gt, torch.tensor([label]), None if topk is None else topk[k : k + 1])
     return acc.compute()
 
 
@@ -80,7 +77,12 @@ def test_score_writes_the_report_and_prints_a_table(
     report = json.loads(output.read_text())
     expected = expected_result(maps, torch.tensor([[0, 1], [2, 1], [2, 0]]))
     for key, value in expected.items():
-        assert report[key] == value, key
+        if key in ("energy_pointing_game", "relevance_mass_accuracy"):
+            # Sums of the frame's values: OpenCV's bicubic (score) and torch's (evaluate) round
+            # the 14x14 map's upsampled values differently in the last bits.
+            assert report[key] == pytest.approx(value, rel=1e-12), key
+        else:
+            assert report[key] == value, key
     for key in ("maxboxacc", "maxboxacc_v2", "boxacc_v2_by_iou", "best_threshold_by_iou",
                 "gt_known_loc", "num_images", "num_nonfinite_maps", "convention", "top1_loc",
                 "top5_loc", "top1_cls"):
@@ -127,7 +129,9 @@ def test_missing_score_maps_are_listed(tmp_path: Path, capsys: pytest.CaptureFix
     (maps / "001.A" / "img_1.jpg.npy").unlink()
     code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps), "--output",
                         str(tmp_path / "x.json")], capsys)
-    check_error(code, err, "2 score maps", "001.A/img_1.jpg, 002.B/img_3.jpg")
+    # The message shows the paths looked for (id + ".npy" under --scoremaps).
+    check_error(code, err, "2 score maps", str(maps / "001.A" / "img_1.jpg.npy"),
+                str(maps / "002.B" / "img_3.jpg.npy"))
     assert not (tmp_path / "x.json").exists()
 
 
@@ -190,3 +194,65 @@ def test_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps), "--workers", "0"],
                        capsys)
     check_error(code, err, "--workers must be at least 1")
+
+
+def write_mask_metadata(root: Path) -> tuple[Path, Path, Path]:
+    """OpenImages' layout: mask lines, the ignore mask on the first line, image_sizes.txt empty."""
+    meta, masks, maps = root / "meta", root / "masks", root / "maps"
+    meta.mkdir()
+    (meta / "image_ids.txt").write_text("o/a.jpg\n")
+    (meta / "class_labels.txt").write_text("o/a.jpg,3\n")
+    (meta / "image_sizes.txt").write_text("")
+    (meta / "localization.txt").write_text("o/a.jpg,o/a_m1.png,o/a_ig.png\no/a.jpg,o/a_m2.png,\n")
+    (masks / "o").mkdir(parents=True)
+    for name, rows in (("a_m1.png", slice(0, 10)), ("a_m2.png", slice(30, 40)),
+                       ("a_ig.png", slice(0, 20))):
+        grey = np.zeros((50, 60), np.uint8)
+        grey[rows, 10:50] = 255
+        Image.fromarray(grey).save(masks / "o" / name)
+    (maps / "o").mkdir(parents=True)
+    np.save(maps / "o" / "a.jpg.npy", smooth_map(0, (4, 4), (16, 16)))
+    return meta, masks, maps
+
+
+def test_mask_metadata_reports_pxap_and_no_box_metrics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    meta, masks, maps = write_mask_metadata(tmp_path)
+    output = tmp_path / "s.json"
+    code, out, err = run(["--metadata", str(meta), "--scoremaps", str(maps), "--masks",
+                          str(masks), "--output", str(output)], capsys)
+    assert code == 0, err
+    report = json.loads(output.read_text())
+    assert 0 < report["pxap"] <= 100 and report["num_images"] == 1
+    assert "maxboxacc" not in report and report["masks"] == str(masks)
+    assert "PxAP" in out and "box metrics not measured" in out and "MaxBoxAcc" not in out
+
+
+def test_masks_and_metadata_must_agree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    meta, masks, maps = write_mask_metadata(tmp_path)
+    code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps)], capsys)
+    check_error(code, err, "image_sizes.txt", "no image or mask folder was given")
+    (meta / "image_sizes.txt").write_text("o/a.jpg,60,50\n")
+    code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps)], capsys)
+    check_error(code, err, "lists masks, not boxes: give --masks DIR")
+    code, _, err = run(["--metadata", str(meta), "--scoremaps", str(maps), "--masks",
+                        str(tmp_path / "none")], capsys)
+    check_error(code, err, "--masks", "is not a folder")
+    box_meta, box_maps = write_dataset(tmp_path / "boxes")
+    code, _, err = run(["--metadata", str(box_meta), "--scoremaps", str(box_maps), "--masks",
+                        str(masks)], capsys)
+    check_error(code, err, "--masks given", "lists boxes, not masks")
+
+
+def test_a_mask_this_user_cannot_read_is_one_line(tmp_path: Path) -> None:
+    meta, masks, maps = write_mask_metadata(tmp_path)
+    mask = masks / "o" / "a_m2.png"
+    mask.chmod(0o000)
+    try:
+        done = run_cli(["score", "--metadata", str(meta), "--scoremaps", str(maps), "--masks",
+                        str(masks), "--output", str(tmp_path / "s.json")])
+    finally:
+        mask.chmod(0o644)
+    check_error(done.returncode, done.stderr, f"{mask}: permission denied: cannot read")
+    assert not (tmp_path / "s.json").exists()

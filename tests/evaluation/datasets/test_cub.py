@@ -11,12 +11,20 @@ from evaluation.datasets.cub import cub_box
 from evaluation.errors import ConfigurationError, DataFormatError, MissingFilesError
 from tests.evaluation.datasets.conftest import CUB_IMAGES, write_image
 
+RELPATH = {str(number): relpath for number, relpath, *_ in CUB_IMAGES}
+
+
+def ids(*numbers: str) -> list[str]:
+    """The record ids of CUB's numeric image ids: their paths under images/."""
+    return [RELPATH[n] for n in numbers]
+
 
 def test_test_split_labels_boxes_sizes(cub_root: Path) -> None:
     index = read_cub(cub_root, "test")
     assert index.name == "cub"
     assert index.split == "test"
-    assert [r.image_id for r in index.records] == ["1", "3", "5", "6", "7"]
+    assert [r.image_id for r in index.records] == ids("1", "3", "5", "6", "7")
+    assert index.records[0].image_id == "001.Alpha_bird/a_1.jpg"
     assert [r.label for r in index.records] == [0, 0, 1, 2, 0]
     assert [r.size for r in index.records] == [(40, 30), (20, 20), (25, 20), (20, 20), (20, 20)]
     # Field rule: x0=int(x), y0=int(y), x1=min(int(x+w), W-1), y1=min(int(y+h), H-1).
@@ -36,22 +44,23 @@ def test_test_split_labels_boxes_sizes(cub_root: Path) -> None:
 
 def test_train_split_clips_boxes_and_keeps_one_pixel_boxes(cub_root: Path) -> None:
     index = read_cub(cub_root, "train")
-    assert [r.image_id for r in index.records] == ["2", "4"]
+    assert [r.image_id for r in index.records] == ids("2", "4")
     assert index.records[0].boxes == ((0, 0, 29, 39),)  # x+w = 30 clipped to W-1 = 29
     assert index.records[1].boxes == ((19, 0, 19, 19),)  # one pixel wide
 
 
 def test_all_and_paper_halves(cub_root: Path) -> None:
-    assert [r.image_id for r in read_cub(cub_root, "all").records] == [str(i) for i in range(1, 8)]
+    all_ids = ids(*(str(i) for i in range(1, 8)))
+    assert [r.image_id for r in read_cub(cub_root, "all").records] == all_ids
     # Per class, test images in images.txt order: class 1 -> 1, 3, 7; class 2 -> 5; class 3 -> 6.
-    assert [r.image_id for r in read_cub(cub_root, "paper-val").records] == ["1", "5", "6", "7"]
-    assert [r.image_id for r in read_cub(cub_root, "paper-test").records] == ["3"]
+    assert [r.image_id for r in read_cub(cub_root, "paper-val").records] == ids("1", "5", "6", "7")
+    assert [r.image_id for r in read_cub(cub_root, "paper-test").records] == ids("3")
 
 
 def test_boxes_match_every_expected_conversion(cub_root: Path) -> None:
     records = {r.image_id: r for r in read_cub(cub_root, "all").records}
-    for image_id, *_, expected, _ in CUB_IMAGES:
-        assert records[str(image_id)].boxes == (expected,)
+    for _, relpath, *_, expected, _ in CUB_IMAGES:
+        assert records[relpath].boxes == (expected,)
 
 
 def test_cub_box_reference_example() -> None:
@@ -192,4 +201,4 @@ def test_images_without_a_readable_size_can_be_collected(cub_root: Path) -> None
     unreadable: list[Exception] = []
     index = read_cub(cub_root, "test", on_unreadable=unreadable.append)
     assert [str(e).split(":")[0] for e in unreadable] == [str(broken)]
-    assert [r.image_id for r in index.records] == ["1", "5", "6", "7"]
+    assert [r.image_id for r in index.records] == ids("1", "5", "6", "7")

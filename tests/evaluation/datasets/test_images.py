@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from evaluation.datasets.images import load_binary_mask, load_rgb, read_image_size
+from evaluation.datasets.images import load_rgb, read_image_size
 from evaluation.errors import DataFormatError
 
 
@@ -70,18 +70,3 @@ def test_load_rgb_size_mismatch_and_garbage(tmp_path: Path) -> None:
     path.write_bytes(b"nothing")
     with pytest.raises(DataFormatError, match="cannot decode the image"):
         load_rgb(path)
-
-
-def test_binary_mask_threshold_and_modes(tmp_path: Path) -> None:
-    values = np.array([[0, 127, 128, 255]], dtype=np.uint8)
-    path = save(tmp_path / "m.png", Image.fromarray(values, "L"), "PNG")
-    assert load_binary_mask(path, (4, 1)).tolist() == [[False, False, True, True]]
-    alpha = np.full((1, 4), 7, dtype=np.uint8)
-    la = Image.merge("LA", [Image.fromarray(values, "L"), Image.fromarray(alpha, "L")])
-    path = save(tmp_path / "la.png", la, "PNG")
-    assert load_binary_mask(path).tolist() == [[False, False, True, True]]
-    with pytest.raises(DataFormatError, match="mask is 4x1, the image is 2x2"):
-        load_binary_mask(path, (2, 2))
-    (tmp_path / "bad.png").write_bytes(b"junk")
-    with pytest.raises(DataFormatError, match="cannot decode the mask"):
-        load_binary_mask(tmp_path / "bad.png")

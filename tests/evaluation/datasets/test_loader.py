@@ -39,7 +39,7 @@ def test_cub_sample_wsoleval(cub_root: Path) -> None:
     assert set(sample) == {"image", "label", "boxes", "index", "image_id"}
     assert sample["label"] == 0
     assert sample["index"] == 0
-    assert sample["image_id"] == "1"
+    assert sample["image_id"] == "001.Alpha_bird/a_1.jpg"
     # Box (5, 6, 15, 14) in 40x30: int(5*5.6)=28, int(6*7.466)=44, int(15*5.6)=84, int(104.5)=104
     assert sample["boxes"].tolist() == [[28, 44, 84, 104]]
     with Image.open(cub_root / "images/001.Alpha_bird/a_1.jpg") as image:
@@ -159,7 +159,8 @@ def test_masks_with_ignore_and_missing_masks_in_a_batch(tmp_path: Path) -> None:
     expected[:, 0:2] = 255
     expected[0:2, 0:4] = 1
     expected[3:6, 4:8] = 1
-    resized = np.asarray(Image.fromarray(expected).resize((8, 8), Image.Resampling.NEAREST))
+    # The reference's get_mask: cv2 nearest-neighbour resize (source row floor(y * 6 / 8)).
+    resized = expected[[0, 0, 1, 2, 3, 3, 4, 5]]
     assert np.array_equal(sample["mask"].numpy(), resized)
     no_mask = dict(dataset[1])
     del no_mask["mask"]
@@ -168,6 +169,26 @@ def test_masks_with_ignore_and_missing_masks_in_a_batch(tmp_path: Path) -> None:
     assert batch["mask"].dtype == torch.uint8
     assert (batch["mask"][1] == 255).all()
     assert torch.equal(batch["mask"][0], sample["mask"])
+
+
+def test_the_mask_rule_follows_the_protocol_unless_given(tmp_path: Path) -> None:
+    meta, images = build_metadata(tmp_path)
+    grey = np.zeros((6, 8), dtype=np.uint8)
+    grey[:, :4] = 100  # foreground by the reference's rule (> 0.5), not by CUB's (> 127)
+    grey[:, 4:] = 200
+    Image.fromarray(grey, "L").save(images / "ma.png")
+    Image.fromarray(grey[:4, :4], "L").save(images / "mb.png")
+    write_lines(meta / "test" / "localization.txt", ["a.jpg,ma.png", "b.jpg,mb.png"])
+
+    def mask(protocol: str, rule: str | None = None) -> np.ndarray:
+        dataset = load_dataset("wsol-metadata", meta, "test", protocol, image_size=8,
+                               image_root=images, mask_rule=rule)
+        return dataset[0]["mask"].numpy()
+
+    assert (mask("wsoleval") == 1).all()
+    assert mask("exact")[:, :4].sum() == 0 and (mask("exact")[:, 4:] == 1).all()
+    assert np.array_equal(mask("wsoleval", "majority"), mask("exact"))
+    assert np.array_equal(mask("exact", "positive"), mask("wsoleval"))
 
 
 def test_dataloader_workers_give_the_same_batches(synthetic_tiny: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluation.datasets.score_maps import check_score_map, read_score_map
+from evaluation.datasets.score_maps import check_score_map, map_path, read_score_map
 from evaluation.errors import ScoreMapError
 
 
@@ -23,15 +23,21 @@ def test_float_maps_are_read_as_they_are(tmp_path: Path) -> None:
     assert read_score_map(saved(tmp_path, values)).dtype == np.float64
     half = values.astype(np.float16)
     got = read_score_map(saved(tmp_path, half))
-    assert got.dtype == np.float32
-    np.testing.assert_array_equal(got, half.astype(np.float32))
+    assert got.dtype == np.float16  # kept: the frame widens it to float64, as the reference
+    np.testing.assert_array_equal(got, half)
 
 
 def test_integer_heat_maps_and_a_leading_axis_of_one_are_accepted(tmp_path: Path) -> None:
     heat = np.arange(12, dtype=np.uint8).reshape(1, 3, 4) * 20
     got = read_score_map(saved(tmp_path, heat))
-    assert got.shape == (3, 4) and got.dtype == np.float32
-    np.testing.assert_array_equal(got, heat[0].astype(np.float32))
+    assert got.shape == (3, 4) and got.dtype == np.uint8
+    np.testing.assert_array_equal(got, heat[0])
+    large = np.array([[2**24 + 1, 0]], dtype=np.int64)  # not a float32: kept exact
+    assert read_score_map(saved(tmp_path, large))[0, 0] == 2**24 + 1
+
+
+def test_a_map_path_is_the_id_with_npy_appended(tmp_path: Path) -> None:
+    assert map_path(tmp_path, "001.A/img_1.jpg") == tmp_path / "001.A" / "img_1.jpg.npy"
 
 
 @pytest.mark.parametrize(

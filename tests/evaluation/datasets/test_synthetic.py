@@ -59,10 +59,12 @@ def test_cub_layout_is_read_back(cub_tree: Path) -> None:
 def test_cub_boxes_are_tight_around_the_mask(cub_tree: Path) -> None:
     lines = (cub_tree / "bounding_boxes.txt").read_text().splitlines()
     raw = {int(line.split()[0]): [float(v) for v in line.split()[1:]] for line in lines}
+    paths = (cub_tree / "images.txt").read_text().split()
+    number = {relpath: int(n) for n, relpath in zip(paths[::2], paths[1::2], strict=True)}
     for record in read_cub(cub_tree, "all").records:
         assert record.mask_path is not None
         x0, y0, x1, y1 = mask_box(record.mask_path)
-        assert raw[int(record.image_id)] == [x0, y0, x1 - x0 + 1, y1 - y0 + 1]
+        assert raw[number[record.image_id]] == [x0, y0, x1 - x0 + 1, y1 - y0 + 1]
         width, height = record.size
         # The reader applies the field's rule: x1 = min(x + w, W - 1).
         assert record.boxes == ((x0, y0, min(x1 + 1, width - 1), min(y1 + 1, height - 1)),)

@@ -14,7 +14,9 @@ from tests.evaluation.datasets.conftest import write_image
 def test_val_split(tiny_root: Path) -> None:
     index = read_tiny_imagenet(tiny_root, "val")
     assert index.name == "tiny-imagenet"
-    assert [r.image_id for r in index.records] == ["val_0.JPEG", "val_1.JPEG", "val_2.JPEG"]
+    assert [r.image_id for r in index.records] == [
+        "val/images/val_0.JPEG", "val/images/val_1.JPEG", "val/images/val_2.JPEG"
+    ]
     # wnids.txt lists n00000002 first: it is class 0.
     assert [r.label for r in index.records] == [1, 0, 1]
     assert [r.boxes for r in index.records] == [
@@ -31,9 +33,9 @@ def test_val_split(tiny_root: Path) -> None:
 def test_train_split(tiny_root: Path) -> None:
     index = read_tiny_imagenet(tiny_root, "train")
     assert [r.image_id for r in index.records] == [
-        "n00000002_0.JPEG",
-        "n00000002_1.JPEG",
-        "n00000001_0.JPEG",
+        "train/n00000002/images/n00000002_0.JPEG",
+        "train/n00000002/images/n00000002_1.JPEG",
+        "train/n00000001/images/n00000001_0.JPEG",
     ]
     assert [r.label for r in index.records] == [0, 0, 1]
     boxes = [r.boxes for r in index.records]

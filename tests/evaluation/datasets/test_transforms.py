@@ -12,7 +12,6 @@ from evaluation.datasets.transforms import (
     Geometry,
     eval_geometry,
     eval_image,
-    eval_mask,
     map_boxes,
     to_tensor,
     train_geometry,
@@ -129,17 +128,6 @@ def test_native_size_is_left_untouched() -> None:
     image = gradient_image(64, 64)
     out = eval_image(image, eval_geometry("paper", native=True))
     assert np.array_equal(np.asarray(out), np.asarray(image))
-
-
-def test_eval_mask_is_nearest_neighbour() -> None:
-    mask = np.zeros((4, 8), dtype=np.uint8)
-    mask[:, 4:] = 1
-    mask[0, 0] = 255
-    out = eval_mask(mask, Geometry("wsoleval", 16, 16))
-    assert set(np.unique(out).tolist()) == {0, 1, 255}
-    assert (out[:, 8:] == 1).all()
-    assert (out[4:, :8] == 0).all()
-    assert (out[:4, :2] == 255).all()
 
 
 def test_train_image_random_crop_and_flip_are_seeded() -> None:

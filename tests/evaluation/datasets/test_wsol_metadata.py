@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from evaluation.datasets import read_wsol_metadata, write_wsol_metadata
 from evaluation.datasets.records import DatasetIndex, ImageRecord
@@ -76,6 +77,41 @@ def test_mask_variant(tmp_path: Path) -> None:
     assert second.ignore_path is None
     assert third.mask_paths == (mask_root / "m/3a.png", mask_root / "m/3b.png")
     assert third.boxes == ()
+
+
+def png(path: Path, width: int, height: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("L", (width, height)).save(path)
+
+
+def test_an_empty_sizes_file_reads_the_sizes_from_the_first_masks(tmp_path: Path) -> None:
+    # The reference's OpenImages metadata: image_sizes.txt is empty.
+    masks = (
+        "a/1.jpg,m/1.png,m/1_ignore.png\na/2.jpg,m/2.png,\nb/3.jpg,m/3a.png,\nb/3.jpg,m/3b.png,\n"
+    )
+    root = tmp_path / "masks"
+    for name, size in (("1.png", (30, 20)), ("1_ignore.png", (30, 20)), ("2.png", (7, 9)),
+                       ("3a.png", (64, 48)), ("3b.png", (64, 48))):
+        png(root / "m" / name, *size)
+    meta = write(tmp_path / "meta", image_sizes="", localization=masks)
+    index = read_wsol_metadata(meta, mask_root=root)
+    assert [r.size for r in index.records] == [(30, 20), (7, 9), (64, 48)]
+    with pytest.raises(DataFormatError, match=r"image_sizes\.txt: the file is empty .* no image"):
+        read_wsol_metadata(meta)
+
+
+def test_an_empty_sizes_file_reads_the_sizes_from_the_images(tmp_path: Path) -> None:
+    images = tmp_path / "images"
+    for relpath, size in zip(IDS.split(), ((10, 20), (5, 5), (64, 64)), strict=True):
+        png(images / relpath, *size)
+    index = read_wsol_metadata(write(tmp_path / "meta", image_sizes=""), images)
+    assert [r.size for r in index.records] == [(10, 20), (5, 5), (64, 64)]
+    assert index.records[2].boxes == ((1, 2, 3, 4), (10, 10, 63, 63))
+    with pytest.raises(DataFormatError, match=r"image_sizes\.txt: the file is empty: boxes need"):
+        read_wsol_metadata(write(tmp_path / "meta", image_sizes=""))
+    partial = write(tmp_path / "meta", image_sizes="a/1.jpg,10,20\n")
+    with pytest.raises(DataFormatError, match=r"no line for image id 'a/2\.jpg'"):
+        read_wsol_metadata(partial, images)
 
 
 def test_mask_files_checked_when_a_root_is_given(tmp_path: Path) -> None:

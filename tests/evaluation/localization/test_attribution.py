@@ -72,7 +72,7 @@ def test_regions_are_the_union_of_inclusive_boxes_or_the_mask() -> None:
     expected = np.zeros((2, 4, 5), dtype=bool)
     expected[0, 0:2, 1:3] = expected[0, 3, 3] = True
     expected[1, 0:2, 0:2] = True
-    assert np.array_equal(regions.numpy(), expected)
+    assert np.array_equal(regions, expected)
     masks = torch.tensor([[[1, 0, 255], [0, 1, 1]]], dtype=torch.uint8)
     assert region_masks(boxes[:1], (2, 3), masks).tolist() == [[[True, False, False],
                                                                   [False, True, True]]]
@@ -94,7 +94,7 @@ def test_the_accumulator_reports_means_and_records_agree_with_counters() -> None
     assert metrics["relevance_mass_accuracy"] == pytest.approx(100 * (1 + 0) / 2)  # NaN one out
     flags = acc.records.hit_flags()
     counted = flags.sum(axis=0)  # (2, D, T + 1)
-    box = acc.counts.box_counts[0].numpy()  # (2, T, D)
+    box = acc.counts.box_counts[0]  # (2, T, D)
     assert np.array_equal(counted[:, :, :-1], box.transpose(0, 2, 1))
-    assert np.array_equal(counted[:, :, -1], acc.counts.fixed_counts[0].numpy())
+    assert np.array_equal(counted[:, :, -1], acc.counts.fixed_counts[0])
     assert acc.records.column("top1").tolist() == [True, False, True]

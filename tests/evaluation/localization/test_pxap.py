@@ -10,7 +10,11 @@ from hypothesis import strategies as st
 
 from evaluation.errors import ScoreMapError
 from evaluation.localization import LocalizationAccumulator
-from evaluation.localization.pxap import pixel_histograms, pxap_from_histograms
+from evaluation.localization.pxap import (
+    image_pixel_histograms,
+    pixel_histograms,
+    pxap_from_histograms,
+)
 from tests.evaluation.localization.map_strategies import score_maps
 
 TAUS = np.arange(0, 1, 0.01)
@@ -71,6 +75,22 @@ def test_histograms_are_np_histogram_on_edges() -> None:
     v, m = values.numpy(), masks.numpy()
     assert hist[0].tolist() == np.histogram(v[m == 1], bins=edges)[0].tolist()
     assert hist[1].tolist() == np.histogram(v[m == 0], bins=edges)[0].tolist()
+
+
+def test_each_image_has_its_own_histograms() -> None:
+    rng = np.random.default_rng(1)
+    values = rng.random((3, 6, 7))
+    values[1, 0, 0] = 1.0  # the last bin is closed
+    masks = rng.choice(np.array([0, 1, 255], np.uint8), size=(3, 6, 7))
+    taus = np.array([0.0, 0.25, 0.5])
+    per_image = image_pixel_histograms(values, masks, taus)
+    edges = np.array([0.0, 0.25, 0.5, 1.0, 2.0, 3.0])
+    assert per_image.shape == (3, 2, 5) and per_image.dtype == np.int64
+    for b in range(3):
+        for row, label in enumerate((1, 0)):
+            expected = np.histogram(values[b][masks[b] == label], bins=edges)[0]
+            assert per_image[b, row].tolist() == expected.tolist()
+    assert np.array_equal(pixel_histograms(values, masks, taus), per_image.sum(axis=0))
 
 
 def test_perfect_map_scores_100_and_constant_map_scores_the_prevalence() -> None:
