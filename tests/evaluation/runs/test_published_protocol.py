@@ -132,7 +132,7 @@ def test_tiny_layout_misread_boxes_and_infocam_plus(tiny_data: Path, tmp_path: P
     annotated = {f[0]: [float(v) for v in f[2:]] for f in (line.split("\t") for line in lines)}
     with np.load(tmp_path / "run" / "gallery.npz") as gallery:
         for image_id, boxes in zip(gallery["image_ids"], gallery["gt_boxes"], strict=True):
-            x0, y0, x1, y1 = annotated[str(image_id)]
+            x0, y0, x1, y1 = annotated[str(image_id).removeprefix("val/images/")]
             misread = np.array([x0, y0, x0 + x1, y0 + y1])  # 32 px images in a 32 px frame:
             np.testing.assert_allclose(boxes[0], misread / 32 * 31 + 1, rtol=1e-6)  # L = 31
 
