@@ -75,10 +75,10 @@ def resample_weights(
     done = 0
     while done < settings.resamples:
         rows = min(per_block, settings.resamples - done)
-        drawn = np.stack([rng.integers(0, count, size=count) for _ in range(rows)])
-        offsets = (np.arange(rows) * count)[:, None]
-        counts = np.bincount((drawn + offsets).ravel(), minlength=rows * count)
-        yield counts.reshape(rows, count).astype(np.float32)
+        block = np.empty((rows, count), dtype=np.float32)
+        for row in block:  # one resample's draws at a time: the block is the only big array
+            row[:] = np.bincount(rng.integers(0, count, size=count), minlength=count)
+        yield block
         done += rows
 
 
