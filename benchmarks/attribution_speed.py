@@ -23,7 +23,10 @@ table on --scorecam-images images of --scorecam-image-size pixels (default: 1 im
 size) with --scorecam-repeats rounds: ``LayerScoreCam`` against torchcam's and pytorch-grad-cam's
 ``ScoreCAM``, all with masked batches of --scorecam-batch-size (default 32, torchcam's), and the
 number of masked passes each runs (the peers one per channel; ours one per distinct mask, which
-on random weights saves only the few constant channels, on trained networks far more).
+on random weights saves only the few constant channels, on trained networks far more:
+``--scorecam-model efficientnet-lite0 --scorecam-images-dir DIR`` times the ImageNet-pretrained
+EfficientNet-Lite0 on real images, e.g. ``../shared/data/tiny-imagenet-200/val/images``). Each
+image is explained for its predicted class.
 
 Methods are timed round-robin (one call of each per round, after --warmup rounds) so that
 machine noise hits them alike; the tables show the median, the quartiles, images/s from the
@@ -44,6 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
@@ -138,7 +142,8 @@ def our_methods(model: nn.Module, x: Tensor, target: Tensor) -> Runs:
 
 
 def torchcam_methods(
-    model: nn.Module, x: Tensor, target: Tensor, names: dict[str, str], **options: Any
+    model: nn.Module, x: Tensor, target: Tensor, names: dict[str, str], layer_name: str = "layer4",
+    **options: Any,
 ) -> Runs:
     """The extractors of torchcam as its users run them: a hooked forward, then the extractor."""
     try:
@@ -151,7 +156,7 @@ def torchcam_methods(
     for label, name in names.items():
         kwargs = {"fc_layer": "fc"} if name == "CAM" else options
         extractor = getattr(methods, name)(
-            model, target_layer="layer4", input_shape=tuple(x.shape[1:]), enable_hooks=False,
+            model, target_layer=layer_name, input_shape=tuple(x.shape[1:]), enable_hooks=False,
             **kwargs,
         )
         gradient_free = name in ("CAM", "ScoreCAM")
@@ -170,7 +175,8 @@ def torchcam_methods(
 
 
 def pytorch_grad_cam_methods(
-    model: nn.Module, x: Tensor, target: Tensor, names: list[str], batch_size: int | None = None
+    model: nn.Module, x: Tensor, target: Tensor, names: list[str], batch_size: int | None = None,
+    layer: nn.Module | None = None,
 ) -> Runs:
     """pytorch-grad-cam classes as its users run them (hooks live as long as the object)."""
     try:
@@ -185,7 +191,7 @@ def pytorch_grad_cam_methods(
         cls = getattr(pytorch_grad_cam, name)
 
         def run(cls: type = cls) -> None:
-            with cls(model=model, target_layers=[model.layer4]) as cam:
+            with cls(model=model, target_layers=[layer or model.layer4]) as cam:
                 if batch_size is not None:
                     cam.batch_size = batch_size
                 cam(input_tensor=x, targets=targets)
@@ -293,24 +299,67 @@ def main_table(
     return rows
 
 
-def masked_passes(model: nn.Module, x: Tensor) -> int:
-    """The masked passes LayerScoreCam runs for ``x``: one per distinct mask of each image."""
+def layer_output(model: nn.Module, layer: nn.Module, x: Tensor) -> Tensor:
+    """The activations ``(N, C, h, w)`` of ``layer`` for ``x``."""
     recorded: list[Tensor] = []
-    handle = model.layer4.register_forward_hook(lambda _m, _i, out: recorded.append(out))
+    handle = layer.register_forward_hook(lambda _m, _i, out: recorded.append(out))
     try:
         with torch.no_grad():
             model(x)
     finally:
         handle.remove()
-    masks = score_cam_masks(recorded[0]).flatten(2)
+    return recorded[0]
+
+
+def masked_passes(activations: Tensor) -> int:
+    """The masked passes LayerScoreCam runs: one per distinct mask of each image."""
+    masks = score_cam_masks(activations).flatten(2)
     return sum(torch.unique(image, dim=0).shape[0] for image in masks)
 
 
-def score_cam_table(model: nn.Module, device: torch.device, args: argparse.Namespace) -> list:
+def score_cam_subject(
+    args: argparse.Namespace, resnet: nn.Module, device: torch.device
+) -> tuple[nn.Module, nn.Module, str, Tensor, str]:
+    """Model, layer, layer name, inputs and a description for the Score-CAM table.
+
+    ``--scorecam-model resnet50``: the main table's random-weight ResNet-50 on random inputs (few
+    constant channels). ``efficientnet-lite0``: the ImageNet-pretrained model of the benchmark on
+    the first ``--scorecam-images`` JPEGs of ``--scorecam-images-dir`` (e.g. the shared
+    Tiny-ImageNet val images), upsampled to the size and normalised as the model expects: a
+    trained network, whose constant channels LayerScoreCam scores once.
+    """
     size = args.scorecam_image_size or args.image_size
-    x = torch.randn(args.scorecam_images, 3, size, size, device=device)
-    target = torch.randint(0, 1000, (args.scorecam_images,), device=device)
-    ours = LayerScoreCam(model, model.layer4)
+    if args.scorecam_model == "resnet50":
+        x = torch.randn(args.scorecam_images, 3, size, size, device=device)
+        return resnet, resnet.layer4, "layer4", x, "resnet50 (weights=None) layer4, random inputs"
+    from PIL import Image
+
+    from evaluation.models.backbones import build_model
+
+    cam_model = build_model("efficientnet-lite0", num_classes=1000)
+    if args.scorecam_images_dir is None:
+        raise SystemExit("--scorecam-model efficientnet-lite0 needs --scorecam-images-dir")
+    files = sorted(args.scorecam_images_dir.glob("*.JPEG"))[: args.scorecam_images]
+    images = torch.stack([
+        torch.from_numpy(np.asarray(Image.open(f).convert("RGB").resize((size, size))).copy())
+        .permute(2, 0, 1).float() / 255
+        for f in files
+    ])
+    mean = torch.tensor(cam_model.mean).view(1, 3, 1, 1)
+    std = torch.tensor(cam_model.std).view(1, 3, 1, 1)
+    module = cam_model.module.eval().to(device)
+    return (module, cam_model.layer, cam_model.layer_name, ((images - mean) / std).to(device),
+            f"efficientnet-lite0 (ImageNet weights) {cam_model.layer_name}, "
+            f"images of {'/'.join(args.scorecam_images_dir.parts[-3:])}")
+
+
+def score_cam_table(model: nn.Module, device: torch.device, args: argparse.Namespace) -> list:
+    model, layer, layer_name, x, subject = score_cam_subject(args, model, device)
+    size = x.shape[-1]
+    with torch.no_grad():
+        logits = model(x)
+    target = logits.argmax(1)  # the predicted class, as an explanation is usually asked for
+    ours = LayerScoreCam(model, layer)
 
     def forward() -> None:
         with torch.no_grad():
@@ -322,27 +371,32 @@ def score_cam_table(model: nn.Module, device: torch.device, args: argparse.Names
     }
     methods.update(
         torchcam_methods(
-            model, x, target, {"ScoreCAM": "ScoreCAM"}, batch_size=args.scorecam_batch_size
+            model, x, target, {"ScoreCAM": "ScoreCAM"}, layer_name=layer_name,
+            batch_size=args.scorecam_batch_size,
         )
     )
     methods.update(
-        pytorch_grad_cam_methods(model, x, target, ["ScoreCAM"], args.scorecam_batch_size)
+        pytorch_grad_cam_methods(
+            model, x, target, ["ScoreCAM"], args.scorecam_batch_size, layer=layer
+        )
     )
     seconds = measure(methods, device, 0, args.scorecam_repeats)
     rows = rows_of(seconds, args.scorecam_images, "scorecam (ours)")
-    passes = masked_passes(model, x)
+    activations = layer_output(model, layer, x)
+    passes = masked_passes(activations)
+    peers = activations.shape[1] * args.scorecam_images  # one pass per channel and image
     print_table(
-        f"Score-CAM: resnet50 layer4, {args.scorecam_images} image(s) of {size}px, masked "
+        f"Score-CAM: {subject}, {args.scorecam_images} image(s) of {size}px, masked "
         f"batches of {args.scorecam_batch_size}, median of {args.scorecam_repeats}; masked "
-        f"passes: ours {passes} (one per distinct mask), peers {2048 * args.scorecam_images}",
+        f"passes: ours {passes} (one per distinct mask), peers {peers}",
         rows,
         "ours",
     )
     for row in rows:
-        row["masked_passes"] = {"forward": 0, "scorecam (ours)": passes}.get(
-            row["method"], 2048 * args.scorecam_images
-        )
+        row["masked_passes"] = {"forward": 0, "scorecam (ours)": passes}.get(row["method"], peers)
+        row["subject"] = subject
     return rows
+
 
 
 def main() -> None:
@@ -356,6 +410,11 @@ def main() -> None:
     parser.add_argument("--scorecam-image-size", type=int, default=None)
     parser.add_argument("--scorecam-batch-size", type=int, default=32)
     parser.add_argument("--scorecam-repeats", type=int, default=3, help="0: no Score-CAM table")
+    parser.add_argument(
+        "--scorecam-model", choices=("resnet50", "efficientnet-lite0"), default="resnet50"
+    )
+    parser.add_argument("--scorecam-images-dir", type=Path, default=None,
+                        help="JPEGs for --scorecam-model efficientnet-lite0")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument(
         "--output", type=Path, default=ROOT / "benchmarks" / "results" / "attribution_speed.json"
