@@ -325,7 +325,7 @@ def score_cam_subject(
     ``--scorecam-model resnet50``: the main table's random-weight ResNet-50 on random inputs (few
     constant channels). ``efficientnet-lite0``: the ImageNet-pretrained model of the benchmark on
     the first ``--scorecam-images`` JPEGs of ``--scorecam-images-dir`` (e.g. the shared
-    Tiny-ImageNet val images), upsampled to the size and normalised as the model expects: a
+    Tiny-ImageNet val images), resized to the size and normalised as the model expects: a
     trained network, whose constant channels LayerScoreCam scores once.
     """
     size = args.scorecam_image_size or args.image_size
@@ -336,9 +336,9 @@ def score_cam_subject(
 
     from evaluation.models.backbones import build_model
 
-    cam_model = build_model("efficientnet-lite0", num_classes=1000)
     if args.scorecam_images_dir is None:
         raise SystemExit("--scorecam-model efficientnet-lite0 needs --scorecam-images-dir")
+    cam_model = build_model("efficientnet-lite0", num_classes=1000)
     files = sorted(args.scorecam_images_dir.glob("*.JPEG"))[: args.scorecam_images]
     images = torch.stack([
         torch.from_numpy(np.asarray(Image.open(f).convert("RGB").resize((size, size))).copy())
